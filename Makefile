@@ -1,0 +1,50 @@
+# The course in two commands:
+#   make lab    set up .venv (first time: a few minutes) and open JupyterLab on notebooks/
+#   make test   set up .venv, then run the unit tests and every lesson under nbval
+#
+# Other targets: test-unit, test-notebooks, test-browser, exercises, notebooks, benchmark, clean-cache.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+LAB_ARGS ?=
+NB ?= notebooks
+export MMCOURSE_PRESET ?= cpu
+
+.PHONY: help venv lab test test-unit test-notebooks test-browser exercises notebooks benchmark clean-cache lab-check
+
+help:
+	@sed -n '1,6p' Makefile | sed 's/^# \{0,1\}//'
+
+venv:
+	@PYTHON=$(PYTHON) VENV=$(VENV) bash tools/setup_venv.sh
+
+lab: venv
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+
+test: venv test-unit test-notebooks
+
+test-unit: venv
+	$(PY) -m pytest tests -m "not browser" -q
+
+test-notebooks: venv
+	$(PY) -m pytest $(NB) --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -q
+
+test-browser: venv
+	bash tools/setup_browser.sh
+	$(PY) -m pytest tests/browser -m browser -q
+
+lab-check: venv
+	$(PY) tools/lab_check.py
+
+exercises: venv
+	$(PY) -m mmcourse.exercises --src notebooks --out exercises
+
+notebooks: venv
+	$(PY) tools/execute_notebooks.py
+
+benchmark: venv
+	$(PY) tools/benchmark_world.py
+
+clean-cache:
+	rm -rf data/cache

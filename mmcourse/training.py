@@ -1,0 +1,200 @@
+"""One training loop for every lesson.
+
+:func:`train` takes a model, an iterable of batches and a ``step`` function that returns
+the loss (and optionally other numbers to log). It shows a ``tqdm`` progress bar, keeps a
+:class:`History`, clips gradients, moves batches to the device, and can stop on a time
+budget — so a lesson always finishes in the time it promised.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from .runtime import device as default_device
+
+
+class History:
+    """Per-step and per-epoch numbers recorded by :func:`train`.
+
+    ``history.steps["loss"]`` is the loss of every step, ``history.epochs["val_acc"]``
+    whatever the ``evaluate`` callback returned after each epoch.
+    """
+
+    def __init__(self) -> None:
+        self.steps: dict[str, list[float]] = defaultdict(list)
+        self.epochs: dict[str, list[float]] = defaultdict(list)
+        self.seconds: float = 0.0
+        self.n_steps: int = 0
+        self.n_epochs: int = 0
+        self.stopped_early: bool = False
+
+    def last(self, key: str) -> float:
+        """The last value of ``key`` (epoch records first, then step records)."""
+        for table in (self.epochs, self.steps):
+            if table.get(key):
+                return table[key][-1]
+        raise KeyError(f"key {key!r} was never recorded; recorded: {sorted({*self.steps, *self.epochs})}")
+
+    def smoothed(self, key: str = "loss", window: int = 20) -> list[float]:
+        """A running mean of a per-step series, for plotting noisy losses."""
+        values = self.steps[key]
+        out, total = [], 0.0
+        for i, value in enumerate(values):
+            total += value
+            if i >= window:
+                total -= values[i - window]
+            out.append(total / min(i + 1, window))
+        return out
+
+    def plot(self, keys: Iterable[str] = ("loss",), ax: Any = None, window: int = 20, title: str | None = None):
+        """Plot step series (smoothed) and epoch series on one axis; returns the axis."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 3))
+        for key in keys:
+            if key in self.steps and self.steps[key]:
+                ax.plot(self.smoothed(key, window), label=f"{key} (running mean of {window})")
+            elif key in self.epochs and self.epochs[key]:
+                n = len(self.epochs[key])
+                xs = [round((i + 1) * self.n_steps / n) for i in range(n)]
+                ax.plot(xs, self.epochs[key], "o-", label=key)
+        ax.set_xlabel("training step")
+        ax.legend()
+        ax.set_title(title or f"{self.n_steps} steps in {self.seconds:.1f} s")
+        return ax
+
+    def __repr__(self) -> str:
+        keys = ", ".join(sorted({*self.steps, *self.epochs}))
+        return f"History({self.n_epochs} epochs, {self.n_steps} steps, {self.seconds:.1f} s; {keys})"
+
+
+def to_device(batch: Any, dev: torch.device) -> Any:
+    """Move every tensor in a (nested) batch to ``dev``; other values stay as they are."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(dev, non_blocking=True)
+    if isinstance(batch, Mapping):
+        return {key: to_device(value, dev) for key, value in batch.items()}
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):
+        return type(batch)(*(to_device(value, dev) for value in batch))
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(value, dev) for value in batch)
+    return batch
+
+
+StepFn = Callable[[nn.Module, Any], "torch.Tensor | tuple[torch.Tensor, Mapping[str, float]]"]
+
+
+def train(
+    model: nn.Module,
+    batches: Iterable[Any],
+    step: StepFn,
+    optimizer: torch.optim.Optimizer | None = None,
+    *,
+    epochs: int = 1,
+    lr: float = 1e-3,
+    time_budget: float | None = None,
+    clip_grad: float | None = 5.0,
+    device: torch.device | str | None = None,
+    evaluate: Callable[[nn.Module], Mapping[str, float]] | None = None,
+    scheduler: Any = None,
+    history: History | None = None,
+    desc: str = "training",
+    progress: bool = True,
+) -> History:
+    """Train ``model`` and return its :class:`History`.
+
+    Args:
+        model: the module to train (moved to ``device``).
+        batches: anything iterable that yields batches, e.g. a ``DataLoader``; it is
+            iterated once per epoch.
+        step: ``step(model, batch) -> loss`` or ``-> (loss, {"name": value})``; the
+            batch is already on the device.
+        optimizer: defaults to Adam with learning rate ``lr`` on the trainable parameters.
+        epochs: passes over ``batches``.
+        time_budget: stop after this many seconds (checked after every step).
+        clip_grad: clip the gradient norm to this value (``None`` disables).
+        device: defaults to :func:`mmcourse.device`.
+        evaluate: called with the model (in eval mode, no grad) after every epoch;
+            its numbers go to ``history.epochs``.
+        scheduler: stepped once per optimizer step, if given.
+        history: continue recording into an existing history.
+        desc: label of the progress bar.
+        progress: show a progress bar.
+    """
+    from tqdm.auto import tqdm
+
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if time_budget is not None and not time_budget > 0:
+        raise ValueError(f"time_budget must be positive seconds or None, got {time_budget!r}")
+    if clip_grad is not None and not clip_grad > 0:
+        raise ValueError(f"clip_grad must be positive or None, got {clip_grad!r}")
+    dev = torch.device(device) if device is not None else default_device()
+    model.to(dev)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if optimizer is None:
+        if not params:
+            raise ValueError("model has no trainable parameters (all have requires_grad=False)")
+        optimizer = torch.optim.Adam(params, lr=lr)
+    history = history if history is not None else History()
+    try:
+        per_epoch = len(batches)  # type: ignore[arg-type]
+    except TypeError:
+        per_epoch = None
+    total = per_epoch * epochs if per_epoch is not None else None
+    start = time.perf_counter()
+    bar = tqdm(total=total, desc=desc, disable=not progress, leave=True)
+    out_of_time = False
+    try:
+        for _ in range(epochs):
+            model.train()
+            for batch in batches:
+                batch = to_device(batch, dev)
+                result = step(model, batch)
+                loss, extra = (result if isinstance(result, tuple) else (result, {}))
+                if not torch.is_tensor(loss) or loss.dim() != 0:
+                    raise ValueError("step must return a scalar loss tensor (or (loss, dict))")
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(
+                        f"the loss became {loss.item()} at step {history.n_steps}; "
+                        "try a smaller learning rate or check the inputs"
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if clip_grad is not None:
+                    torch.nn.utils.clip_grad_norm_(params, clip_grad)
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+                history.steps["loss"].append(float(loss.detach()))
+                for key, value in extra.items():
+                    history.steps[key].append(float(value))
+                history.n_steps += 1
+                bar.update(1)
+                if history.n_steps % 10 == 0:
+                    bar.set_postfix(loss=f"{history.smoothed('loss', 10)[-1]:.4f}")
+                if time_budget is not None and time.perf_counter() - start > time_budget:
+                    out_of_time = True
+                    break
+            history.n_epochs += 1
+            if evaluate is not None:
+                model.eval()
+                with torch.no_grad():
+                    for key, value in evaluate(model).items():
+                        history.epochs[key].append(float(value))
+                model.train()
+            if out_of_time:
+                history.stopped_early = True
+                break
+    finally:
+        bar.close()
+        history.seconds += time.perf_counter() - start
+    model.eval()
+    return history

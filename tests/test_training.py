@@ -1,0 +1,88 @@
+import pytest
+import torch
+from torch import nn
+
+import mmcourse
+from mmcourse.training import History, train
+
+
+def _tiny_problem():
+    mmcourse.seed_everything(0)
+    x = torch.randn(16, 4)  # (16, 4)
+    y = torch.randint(0, 3, (16,))  # (16,)
+    return [(x, y)], nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 3))
+
+
+def _step(model, batch):
+    x, y = batch
+    logits = model(x)  # (B, 3)
+    loss = nn.functional.cross_entropy(logits, y)
+    return loss, {"acc": (logits.argmax(1) == y).float().mean()}
+
+
+def test_tiny_model_overfits_tiny_batch():
+    batches, model = _tiny_problem()
+    history = train(model, batches, _step, epochs=300, lr=1e-2, progress=False)
+    assert history.steps["loss"][-1] < 0.05 < history.steps["loss"][0]
+    assert history.last("acc") == 1.0
+    assert history.n_steps == 300 and history.seconds > 0
+
+
+def test_training_is_deterministic():
+    runs = []
+    for _ in range(2):
+        batches, model = _tiny_problem()
+        runs.append(train(model, batches, _step, epochs=5, progress=False).steps["loss"])
+    assert runs[0] == runs[1]
+
+
+def test_time_budget_stops_early():
+    batches, model = _tiny_problem()
+    history = train(model, batches * 1000, _step, epochs=100, time_budget=0.2, progress=False)
+    assert history.stopped_early and history.seconds < 2.0
+
+
+def test_evaluate_records_epoch_metrics():
+    batches, model = _tiny_problem()
+    history = train(model, batches, _step, epochs=3, progress=False, evaluate=lambda m: {"val": 1.0})
+    assert history.epochs["val"] == [1.0, 1.0, 1.0]
+
+
+def test_gradient_clipping_limits_the_norm():
+    model = nn.Linear(1, 1, bias=False)
+    norms = []
+
+    def step(m, batch):
+        return (m(batch) * 1e6).sum()
+
+    class Spy(torch.optim.SGD):
+        def step(self, closure=None):
+            norms.append(model.weight.grad.norm().item())
+            return super().step(closure)
+
+    train(model, [torch.ones(4, 1)], step, optimizer=Spy(model.parameters(), lr=0.0), clip_grad=1.0, progress=False)
+    assert norms[0] == pytest.approx(1.0, rel=1e-4)
+
+
+def test_bad_arguments_and_nan_loss():
+    batches, model = _tiny_problem()
+    with pytest.raises(ValueError, match="epochs"):
+        train(model, batches, _step, epochs=0)
+    with pytest.raises(ValueError, match="time_budget"):
+        train(model, batches, _step, time_budget=-1)
+    with pytest.raises(FloatingPointError, match="learning rate"):
+        train(model, batches, lambda m, b: m(b[0]).sum() * float("nan"), progress=False)
+
+
+def test_history_plot_and_repr():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    h = History()
+    h.steps["loss"] += [3.0, 2.0, 1.0]
+    h.n_steps = 3
+    ax = h.plot()
+    assert ax.get_xlabel() == "training step"
+    assert "3 steps" in repr(h)
+    with pytest.raises(KeyError, match="never recorded"):
+        h.last("acc")
