@@ -1,0 +1,210 @@
+"""The course's "pre-trained" image encoder.
+
+Real multi-modal systems start from an image network pre-trained on ImageNet. The course
+world has its own stand-in: a small CNN trained by :func:`pretrained_grid_encoder` to say,
+for every cell of an 8x8 grid, which shape and which colour covers it, and which scene the
+image shows. Its last convolutional map is a grid of annotation vectors — the same kind of
+features Show, Attend and Tell attends over (lesson 04), VQA pools (lesson 06), and DeViSE
+projects (lesson 02). It is trained once on first use and cached under ``data/cache/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .world.catalog import COLOUR_NAMES, SCENE_TYPES, SHAPES
+
+NONE = 0
+"""Cell label "no object" (shape and colour labels are shifted by one)."""
+
+
+def _block(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
+
+
+class GridEncoder(nn.Module):
+    """A small CNN that turns an image into a grid of annotation vectors.
+
+    ``(B, 3, S, S)`` images in [0, 1] give a ``(B, dim, S/8, S/8)`` grid (8x8 for 64x64
+    images). Three heads read the grid: per-cell shape and colour (``1 + n`` classes,
+    class 0 = no object) and the scene type (from the mean of the grid).
+    """
+
+    def __init__(self, dim: int = 64, width: int = 32) -> None:
+        super().__init__()
+        if dim < 1 or width < 1:
+            raise ValueError(f"dim and width must be positive, got dim={dim}, width={width}")
+        self.dim = dim
+        self.features = nn.Sequential(
+            _block(3, width),  # (B, w, S, S)
+            nn.MaxPool2d(2),  # (B, w, S/2, S/2)
+            _block(width, 2 * width),  # (B, 2w, S/2, S/2)
+            nn.MaxPool2d(2),  # (B, 2w, S/4, S/4)
+            _block(2 * width, 2 * width),  # (B, 2w, S/4, S/4)
+            nn.MaxPool2d(2),  # (B, 2w, S/8, S/8)
+            nn.Conv2d(2 * width, dim, 1),  # (B, D, S/8, S/8)
+            nn.ReLU(inplace=True),
+        )
+        self.shape_head = nn.Conv2d(dim, 1 + len(SHAPES), 1)
+        self.colour_head = nn.Conv2d(dim, 1 + len(COLOUR_NAMES), 1)
+        self.scene_head = nn.Linear(dim, len(SCENE_TYPES))
+        self.register_buffer("mean", torch.tensor([0.5, 0.5, 0.5]).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor([0.25, 0.25, 0.25]).view(1, 3, 1, 1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Annotation grid ``(B, D, H', W')`` of ``(B, 3, S, S)`` images in [0, 1]."""
+        if images.dim() != 4 or images.shape[1] != 3:
+            raise ValueError(f"images must have shape (B, 3, S, S), got {tuple(images.shape)}")
+        if images.shape[-1] % 8 or images.shape[-2] % 8:
+            raise ValueError(f"images must have sides divisible by 8, got {tuple(images.shape[-2:])}")
+        x = (images - self.mean) / self.std  # (B, 3, S, S)
+        return self.features(x)  # (B, D, S/8, S/8)
+
+    def heads(self, grid: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Logits of the three heads for a grid ``(B, D, H', W')``."""
+        return {
+            "shape": self.shape_head(grid),  # (B, 1+n_shapes, H', W')
+            "colour": self.colour_head(grid),  # (B, 1+n_colours, H', W')
+            "scene": self.scene_head(grid.mean((2, 3))),  # (B, n_scenes)
+        }
+
+    def annotations(self, images: torch.Tensor) -> torch.Tensor:
+        """Annotation vectors as a sequence ``(B, L, D)`` with ``L = H' * W'`` (row-major)."""
+        grid = self(images)  # (B, D, H', W')
+        return grid.flatten(2).transpose(1, 2)  # (B, L, D)
+
+    def summary(self, images: torch.Tensor) -> torch.Tensor:
+        """A global description of *what* is in each image, ``(B, n_shapes + n_colours + n_scenes)``.
+
+        The per-cell shape and colour probabilities (without the "none" class) are
+        max-pooled over the grid — "is there a red object anywhere?" — and joined with the
+        scene probabilities. It says what is there, not where.
+        """
+        grid = self(images)  # (B, D, H', W')
+        out = self.heads(grid)
+        shape = out["shape"].softmax(1)[:, 1:].amax((2, 3))  # (B, n_shapes)
+        colour = out["colour"].softmax(1)[:, 1:].amax((2, 3))  # (B, n_colours)
+        scene = out["scene"].softmax(1)  # (B, n_scenes)
+        return torch.cat([shape, colour, scene], dim=1)  # (B, n_shapes + n_colours + n_scenes)
+
+
+def cell_labels(scenes: Any, visible: np.ndarray, grid: int = 8, min_fraction: float = 0.2) -> dict[str, np.ndarray]:
+    """Per-cell ground truth of a rendered batch.
+
+    Each cell of a ``grid x grid`` partition of the image takes the shape and colour of
+    the object whose *visible* pixels cover most of it, if they cover at least
+    ``min_fraction`` of the cell; otherwise it is labelled 0 ("no object").
+
+    Args:
+        scenes: a :class:`~mmcourse.world.scenes.SceneBatch` of ``N`` scenes.
+        visible: ``(N, K, S, S)`` visible masks from :func:`~mmcourse.world.scenes.render`.
+    Returns:
+        ``{"shape": (N, grid, grid), "colour": (N, grid, grid)}`` int64 arrays.
+    """
+    n, k, s, s2 = visible.shape
+    if s != s2 or s % grid:
+        raise ValueError(f"visible masks must be square with a side divisible by grid={grid}, got {visible.shape}")
+    c = s // grid
+    area = visible.reshape(n, k, grid, c, grid, c).sum((3, 5))  # (N, K, grid, grid)
+    best = area.argmax(1)  # (N, grid, grid)
+    covered = np.take_along_axis(area, best[:, None], 1)[:, 0] >= min_fraction * c * c  # (N, grid, grid)
+    shape = np.take_along_axis(np.asarray(scenes.shape)[:, :, None, None].repeat(grid, 2).repeat(grid, 3), best[:, None], 1)[:, 0]
+    colour = np.take_along_axis(np.asarray(scenes.colour)[:, :, None, None].repeat(grid, 2).repeat(grid, 3), best[:, None], 1)[:, 0]
+    shape = np.where(covered, shape + 1, NONE).astype(np.int64)  # (N, grid, grid)
+    colour = np.where(covered, colour + 1, NONE).astype(np.int64)  # (N, grid, grid)
+    return {"shape": shape, "colour": colour}
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderConfig:
+    """How the course encoder is pre-trained (part of its cache key)."""
+
+    image_size: int = 64
+    dim: int = 64
+    width: int = 32
+    n_train: int = 6000
+    epochs: int = 4
+    batch_size: int = 64
+    lr: float = 2e-3
+    seed: int = 1234
+
+    @classmethod
+    def for_preset(cls, preset: Any) -> "EncoderConfig":
+        """The configuration of a :class:`~mmcourse.runtime.Preset`."""
+        return cls() if preset.name == "cpu" else cls(image_size=preset.image_size, dim=128, width=64, n_train=40000, epochs=8)
+
+
+def encoder_training_data(config: EncoderConfig) -> dict[str, torch.Tensor]:
+    """Images and per-cell labels the encoder learns from (scenes of the training seed range)."""
+    from .world.scenes import render, sample_scenes, to_tensor
+
+    scenes = sample_scenes(config.n_train, seed=config.seed)
+    rendered = render(scenes, size=config.image_size)
+    labels = cell_labels(scenes, rendered.visible, grid=config.image_size // 8)
+    return {
+        "images": to_tensor(rendered.images),  # (N, 3, S, S)
+        "shape": torch.from_numpy(labels["shape"]),  # (N, g, g)
+        "colour": torch.from_numpy(labels["colour"]),  # (N, g, g)
+        "scene": torch.from_numpy(np.asarray(scenes.scene_type)),  # (N,)
+    }
+
+
+def encoder_loss(model: GridEncoder, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float]]:
+    """Cross-entropy of the three heads; also returns per-cell accuracy."""
+    images, shape, colour, scene = batch
+    out = model.heads(model(images))
+    loss = (
+        F.cross_entropy(out["shape"], shape)  # per cell
+        + F.cross_entropy(out["colour"], colour)
+        + 0.5 * F.cross_entropy(out["scene"], scene)
+    )
+    acc = ((out["shape"].argmax(1) == shape) & (out["colour"].argmax(1) == colour)).float().mean()
+    return loss, {"cell_acc": float(acc)}
+
+
+def pretrained_grid_encoder(config: EncoderConfig | None = None, device: torch.device | None = None,
+                            progress: bool = True) -> GridEncoder:
+    """The course's pre-trained image encoder, trained on first use and then read from the cache.
+
+    The returned encoder is frozen (``requires_grad=False``) and in eval mode.
+    """
+    from . import cache
+    from .runtime import device as default_device, preset, seed_everything
+    from .training import train
+    from .world.scenes import GENERATOR_VERSION
+
+    config = config or EncoderConfig.for_preset(preset())
+    dev = device or default_device()
+
+    def fit(model: GridEncoder) -> None:
+        seed_everything(config.seed)
+        data = encoder_training_data(config)
+        dataset = torch.utils.data.TensorDataset(data["images"], data["shape"], data["colour"], data["scene"])
+        loader = torch.utils.data.DataLoader(dataset, batch_size=config.batch_size, shuffle=True,
+                                             generator=torch.Generator().manual_seed(config.seed))
+        steps = config.epochs * len(loader)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-4)
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=steps)
+        train(model, loader, encoder_loss, optimizer, epochs=config.epochs, scheduler=scheduler,
+              device=dev, desc="pre-training the image encoder", progress=progress)
+
+    model = GridEncoder(dim=config.dim, width=config.width)
+    key = dataclasses.asdict(config) | {"world": GENERATOR_VERSION}
+    model = cache.cached_model("grid_encoder", key, model, fit)
+    model.to(dev).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
