@@ -10,6 +10,8 @@ PY := $(VENV)/bin/python
 LAB_ARGS ?=
 NB ?= notebooks
 export MMCOURSE_PRESET ?= cpu
+# Jupyter refuses to start as root (containers, CI) unless told so explicitly
+ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
 .PHONY: help venv lab test test-unit test-notebooks test-browser exercises notebooks benchmark clean-cache lab-check
 
@@ -20,7 +22,7 @@ venv:
 	@PYTHON=$(PYTHON) VENV=$(VENV) bash tools/setup_venv.sh
 
 lab: venv
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ALLOW_ROOT) $(LAB_ARGS)
 
 test: venv test-unit test-notebooks
 
