@@ -24,10 +24,10 @@ with checks.exercise("1. framing"):
 def _notebook(*cells):
     return {
         "cells": [
-            {"cell_type": kind, "metadata": {}, "source": src,
+            {"cell_type": kind, "id": f"cell{i}", "metadata": {}, "source": src,
              **({"outputs": [{"output_type": "stream", "name": "stdout", "text": "secret"}], "execution_count": 3}
                 if kind == "code" else {})}
-            for kind, src in cells
+            for i, (kind, src) in enumerate(cells)
         ],
         "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}, "widgets": {"state": {}}},
         "nbformat": 4,
