@@ -113,6 +113,9 @@ def radio(description: str, option: str | None = None, **options) -> Widget:
 
 # Lesson notebooks in notebooks/ -> their widgets. Add a lesson when its notebook exists.
 LESSONS: dict[str, list[Widget]] = {
+    "00_multimodal_world.ipynb": [  # the scene explorer; its first line names the scene and answers a question
+        slider("scene"),
+    ],
     "07_stft_and_spectrograms.ipynb": [  # the spectrogram explorer; its status line is an Output
         dropdown("clip"),
         dropdown("n_fft"),
