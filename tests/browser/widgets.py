@@ -116,6 +116,10 @@ LESSONS: dict[str, list[Widget]] = {
     "00_multimodal_world.ipynb": [  # the scene explorer; its first line names the scene and answers a question
         slider("scene"),
     ],
+    "01_word2vec_skipgram.ipynb": [  # a word and its nearest neighbours
+        dropdown("word"),
+        toggle_buttons("vectors", option="sentence"),
+    ],
     "07_stft_and_spectrograms.ipynb": [  # the spectrogram explorer; its status line is an Output
         dropdown("clip"),
         dropdown("n_fft"),

@@ -1,0 +1,220 @@
+"""mmcourse.word2vec: corpus, subsampling, pairs, noise, the SGNS loss and model, evaluation."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from mmcourse import checks
+from mmcourse import word2vec as w2v
+from mmcourse.world.vocab import tokenize
+
+
+@pytest.fixture(scope="module")
+def corpus() -> w2v.Corpus:
+    return w2v.build_corpus(n_scenes=30, seed=5, cache=False)
+
+
+def test_corpus_arrays_line_up(corpus):
+    assert len(corpus.tokens) == len(corpus.sentence) == len(corpus.scene) == len(corpus)
+    assert np.all(np.diff(corpus.sentence) >= 0) and np.all(np.diff(corpus.scene) >= 0)
+    assert corpus.n_scenes == 30 and corpus.counts.sum() == len(corpus)
+    texts = w2v.scene_texts(__import__("mmcourse.world.scenes", fromlist=["x"]).sample_scenes(30, seed=5, max_objects=6), 5, 5)
+    assert corpus.sentence_text(0) == " ".join(tokenize(texts[0][0]))
+    assert corpus.n_sentences == sum(len(t) for t in texts)
+    with pytest.raises(ValueError, match="n_scenes"):
+        w2v.build_corpus(n_scenes=0, cache=False)
+
+
+def test_keep_probabilities_formula_and_bad_input():
+    counts = np.array([900, 90, 9, 1, 0])  # (5,)
+    keep = w2v.keep_probabilities(counts, t=0.01)
+    freq = counts / counts.sum()
+    assert np.allclose(keep[:2], np.sqrt(0.01 / freq[:2]))
+    assert keep[2] == pytest.approx(1.0) and keep[3] == 1.0 and keep[4] == 1.0
+    with pytest.raises(ValueError, match="t must"):
+        w2v.keep_probabilities(counts, t=0)
+    with pytest.raises(ValueError, match="counts"):
+        w2v.keep_probabilities([-1, 2])
+
+
+def test_subsample_statistics_and_rng_type():
+    shares = w2v.check_subsample(w2v.subsample)
+    assert shares["word 0"] < 0.1 and shares["word 9"] == 1.0
+    with pytest.raises(TypeError, match="rng"):
+        w2v.subsample(np.zeros(3, int), [3], 1e-3, rng=0)
+
+
+def test_window_pairs_stay_in_the_sentence_and_prefer_near_words():
+    tokens = np.arange(10)  # (10,) ids equal positions
+    sentence = np.array([0] * 6 + [1] * 4)  # (10,)
+    c, x = w2v.window_pairs(tokens, sentence, 1, np.random.default_rng(0))
+    assert sorted(zip(c.tolist(), x.tolist())) == sorted(
+        [(i, i + 1) for i in range(5)] + [(i + 1, i) for i in range(5)] + [(i, i + 1) for i in range(6, 9)] + [(i + 1, i) for i in range(6, 9)])
+    c, x = w2v.window_pairs(np.arange(4000), np.zeros(4000, int), 4, np.random.default_rng(1))
+    d = np.abs(c - x)
+    assert d.min() == 1 and d.max() == 4
+    share = np.bincount(d)[1:] / np.bincount(d)[1]  # relative to distance 1
+    assert np.allclose(share, [1, 3 / 4, 2 / 4, 1 / 4], atol=0.05)
+    with pytest.raises(ValueError, match="window"):
+        w2v.window_pairs(tokens, sentence, 0, np.random.default_rng(0))
+
+
+def test_scene_pairs_stay_in_the_scene_and_never_pair_a_token_with_itself():
+    tokens = np.arange(12)  # (12,)
+    scene = np.repeat([0, 1, 2], 4)  # (12,)
+    c, x = w2v.scene_pairs(tokens, scene, 3, np.random.default_rng(0))
+    assert len(c) > 0 and np.all(scene[c] == scene[x]) and np.all(c != x)
+    with pytest.raises(ValueError, match="per_token"):
+        w2v.scene_pairs(tokens, scene, 0, np.random.default_rng(0))
+
+
+def test_noise_distribution():
+    noise = w2v.noise_distribution([16, 1, 0], power=0.75)
+    assert noise.sum() == pytest.approx(1.0) and noise[2] == 0.0
+    assert noise[0] / noise[1] == pytest.approx(8.0)
+
+
+def test_negative_sampling_loss_value_and_shape_errors():
+    u = torch.tensor([[1.0, 0.0]])  # (1, 2)
+    v = torch.tensor([[2.0, 0.0]])  # (1, 2)
+    n = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]])  # (1, 2, 2)
+    want = -(np.log(1 / (1 + np.exp(-2))) + np.log(1 / (1 + np.exp(1))) + np.log(0.5))
+    assert float(w2v.negative_sampling_loss(u, v, n)) == pytest.approx(want, rel=1e-6)
+    with pytest.raises(ValueError, match="negatives"):
+        w2v.negative_sampling_loss(u, v, n[0])
+    with pytest.raises(ValueError, match="centre and context"):
+        w2v.negative_sampling_loss(u, v[:, :1], n)
+
+
+def test_skipgram_gradient_flows_and_a_tiny_batch_overfits():
+    torch.manual_seed(0)
+    model = w2v.SkipGram(20, 8)
+    centre, context = torch.tensor([1, 2, 3, 4]), torch.tensor([5, 6, 7, 8])  # (4,), (4,)
+    negatives = torch.tensor([[9, 10], [11, 12], [13, 14], [15, 16]])  # (4, 2)
+    loss = model(centre, context, negatives)
+    assert loss.dim() == 0
+    loss.backward()
+    assert model.output.weight.grad.abs().sum() > 0  # the input grad is 0 at step 0: output vectors start at 0
+    opt = torch.optim.Adam(model.parameters(), lr=0.5)
+    for _ in range(20):
+        opt.zero_grad()
+        loss = model(centre, context, negatives)
+        loss.backward()
+        opt.step()
+    assert model.input.weight.grad.abs().sum() > 0
+    assert float(loss.detach()) < 0.05
+    with pytest.raises(ValueError, match="centre"):
+        model(torch.tensor([20]), torch.tensor([0]), torch.tensor([[1]]))
+    with pytest.raises(ValueError, match="vocab_size"):
+        w2v.SkipGram(0, 3)
+
+
+def test_pair_batches_and_training_are_deterministic(corpus):
+    config = w2v.Word2VecConfig(dim=8, batch_size=256, epochs=2)
+    batches = w2v.PairBatches(corpus, "sentence", config)
+    centre, context, negatives = next(iter(batches))
+    assert centre.shape == context.shape == (256,) and negatives.shape == (256, config.negatives)
+    assert len(list(iter(batches))) == len(batches)  # a later epoch has as many batches
+    a, history = w2v.train_skipgram(corpus, "scene", config, progress=False)
+    b, _ = w2v.train_skipgram(corpus, "scene", config, progress=False)
+    assert torch.equal(a.matrix, b.matrix) and history.n_steps == 2 * len(w2v.PairBatches(corpus, "scene", config, seed=1))
+    assert set(a.words) == {w for w, c in zip(corpus.words, corpus.counts) if c > 0}
+    with pytest.raises(ValueError, match="context"):
+        w2v.PairBatches(corpus, "page", config)
+
+
+def _clustered_vectors() -> w2v.WordVectors:
+    words = ["red", "blue", "green", "star", "circle", "square"]
+    matrix = torch.tensor([[1, 0.1, 0], [1, -0.1, 0], [1, 0, 0.1], [0, 1, 0.1], [0.1, 1, 0], [0, 1, -0.1]])  # (6, 3)
+    return w2v.WordVectors(words, matrix, [5] * 6)
+
+
+def test_word_vectors_lookup_roundtrip_and_errors():
+    wv = _clustered_vectors()
+    assert torch.allclose(wv.matrix.norm(dim=1), torch.ones(6))
+    assert [w for w, _ in wv.nearest("red", 2)] == ["blue", "green"] or {w for w, _ in wv.nearest("red", 2)} == {"blue", "green"}
+    assert wv.nearest("star", 1, among=["red", "circle"])[0][0] == "circle"
+    assert "red" in wv and "crimson" not in wv and wv.unknown(["red", "crimson", "crimson"]) == ["crimson"]
+    with pytest.raises(ValueError, match="crimson"):
+        wv.vector("crimson")
+    with pytest.raises(ValueError, match="k must"):
+        wv.nearest("red", 0)
+    again = w2v.WordVectors.from_dict(wv.to_dict())
+    assert again.words == wv.words and torch.allclose(again.matrix, wv.matrix)
+    dropped = w2v.WordVectors.from_table(["a", "b"], torch.ones(2, 3), [0, 4])
+    assert dropped.words == ["b"]
+
+
+def test_category_purity_combine_and_weight_choice():
+    wv = _clustered_vectors()
+    cats = {"colours": ("red", "blue", "green"), "shapes": ("star", "circle", "square")}
+    assert w2v.category_purity(wv, cats) == {"colours": 1.0, "shapes": 1.0, "mean": 1.0}
+    assert w2v.category_purity(wv, {"colours": ("red", "blue", "green"), "shapes": ("star", "circle", "square")}, pool=wv.words)["mean"] == 1.0
+    mixed = {"a": ("red", "star"), "b": ("blue", "circle")}
+    assert w2v.category_purity(wv, mixed)["mean"] < 0.5
+    with pytest.raises(ValueError, match="without a vector"):
+        w2v.category_purity(wv, {"x": ("red", "crimson")})
+    joined = w2v.combine(wv, wv, 2.0)
+    assert joined.dim == 6 and joined.similarity("red", "star") == pytest.approx(wv.similarity("red", "star"), abs=1e-6)
+    with pytest.raises(ValueError, match="weight"):
+        w2v.combine(wv, wv, 0.0)
+
+
+def test_ppmi_and_count_baseline(corpus):
+    counts = np.array([[0, 4, 0], [4, 0, 1], [0, 1, 0]], dtype=float)  # (3, 3)
+    m = w2v.ppmi(counts, power=1.0)
+    assert m.shape == (3, 3) and (m >= 0).all() and m[0, 2] == 0.0
+    assert m[0, 1] == pytest.approx(np.log(4 / 10 / (4 / 10 * 5 / 10)))
+    with pytest.raises(ValueError, match="counts"):
+        w2v.ppmi(np.ones((2, 3)))
+    c = w2v.cooccurrence(corpus, "sentence", 2)
+    assert np.allclose(c, c.T) and c.shape == (len(corpus.words),) * 2
+    s = w2v.cooccurrence(corpus, "scene")
+    assert np.allclose(s, s.T) and s.sum() > c.sum()
+    wv = w2v.ppmi_svd(corpus, "sentence", dim=6)
+    assert wv.dim == 6 and len(wv) == int((corpus.counts > 0).sum())
+
+
+def test_exercise_checks_pass_on_the_reference_and_explain_a_wrong_answer():
+    assert w2v.check_negative_sampling_loss(w2v.negative_sampling_loss) < 1e-9
+
+    def positive_sign_error(u, v, n):  # forgot the minus inside the noise term
+        return -(torch.nn.functional.logsigmoid((u * v).sum(-1))
+                 + torch.nn.functional.logsigmoid((n * u[:, None]).sum(-1)).sum(-1)).mean()
+
+    with pytest.raises(checks.CheckFailed, match="relative error"):
+        w2v.check_negative_sampling_loss(positive_sign_error)
+    with pytest.raises(checks.CheckFailed, match="one number"):
+        w2v.check_negative_sampling_loss(lambda u, v, n: (u * v).sum(-1))
+
+    def keeps_everything(tokens, counts, t, rng):
+        return np.ones(len(tokens), bool)
+
+    def drops_by_frequency(tokens, counts, t, rng):  # uses the discard probability as the keep probability
+        f = np.asarray(counts) / np.sum(counts)
+        return rng.random(len(tokens)) < 1 - np.sqrt(t / f)[tokens]
+
+    with pytest.raises(checks.CheckFailed, match="expected"):
+        w2v.check_subsample(keeps_everything)
+    with pytest.raises(checks.CheckFailed, match="always be kept|expected"):
+        w2v.check_subsample(drops_by_frequency)
+    with pytest.raises(checks.CheckFailed, match="boolean"):
+        w2v.check_subsample(lambda tokens, counts, t, rng: np.ones(len(tokens)))
+
+
+def test_pretrained_word_vectors_stores_a_fitted_result(tmp_path, monkeypatch):
+    monkeypatch.setenv("MMCOURSE_CACHE", str(tmp_path))
+    wv = _clustered_vectors()
+    fitted = {"combined": wv, "sentence": wv, "scene": wv, "weight": 1.5}
+    config = dataclasses.replace(w2v.Word2VecConfig(), n_scenes=7)
+    got = w2v.pretrained_word_vectors(config, fitted=fitted)
+    assert got.words == wv.words and torch.allclose(got.matrix, wv.matrix)
+    # read back from the cache without training
+    again = w2v.pretrained_word_vectors(config, part="sentence", fitted=None)
+    assert torch.allclose(again.matrix, wv.matrix)
+    with pytest.raises(ValueError, match="part"):
+        w2v.pretrained_word_vectors(config, part="both")
