@@ -120,11 +120,6 @@ LESSONS: dict[str, list[Widget]] = {
         dropdown("word"),
         toggle_buttons("vectors", option="sentence"),
     ],
-    "04_captioning_show_attend_tell.ipynb": [  # the attention explorer; its status line is in an Output
-        slider("word"),
-        dropdown("image"),
-        button("new scene"),
-    ],
     "07_stft_and_spectrograms.ipynb": [  # the spectrogram explorer; its status line is an Output
         dropdown("clip"),
         dropdown("n_fft"),
