@@ -475,7 +475,7 @@ class WordVectors:
             raise ValueError(f"among holds words without a vector: {missing}")
         rows = torch.tensor([self.index[w] for w in candidates], dtype=torch.long)  # (C,)
         sims = self.matrix[rows] @ query  # (C,)
-        top = torch.topk(sims, min(k, len(candidates)))
+        top = torch.topk(sims, min(k, len(candidates)))  # (k,) values and indices
         return [(candidates[int(i)], float(s)) for s, i in zip(top.values, top.indices)]
 
     def subset(self, words: Sequence[str]) -> torch.Tensor:
@@ -579,11 +579,11 @@ def cooccurrence(corpus: Corpus, context: str = "sentence", window: int = 5) -> 
         for d in range(1, window + 1):
             same = s[:-d] == s[d:]  # (T-d,)
             w = (window - d + 1) / window
-            np.add.at(counts, (t[:-d][same], t[d:][same]), w)
+            np.add.at(counts, (t[:-d][same], t[d:][same]), w)  # (V, V) word -> word d places later
         return counts + counts.T  # (V, V) symmetric
     if context == "scene":
         bag = np.zeros((corpus.n_scenes, v))  # (N, V) word counts per scene
-        np.add.at(bag, (corpus.scene, corpus.tokens), 1.0)
+        np.add.at(bag, (corpus.scene, corpus.tokens), 1.0)  # (N, V)
         return bag.T @ bag - np.diag(bag.sum(0))  # (V, V) pairs of different tokens
     raise ValueError(f"context must be one of {CONTEXTS}, got {context!r}")
 
@@ -702,7 +702,7 @@ def check_subsample(subsample_fn: Any, t: float = 1e-3, seed: int = 0) -> dict[s
     counts = np.array([40000, 20000, 8000, 3000, 1000, 300, 100, 30, 20, 10], dtype=np.int64)  # (V,)
     tokens = np.random.default_rng(123).permutation(np.repeat(np.arange(len(counts)), counts))  # (T,)
     mask = subsample_fn(tokens, counts, t, np.random.default_rng(seed))
-    mask = np.asarray(mask)
+    mask = np.asarray(mask)  # (T,)
     checks.shape(mask, (len(tokens),), name="keep mask")
     checks.true(mask.dtype == bool, f"the keep mask must be boolean (True = keep the token), got dtype {mask.dtype}")
     freq = counts / counts.sum()  # (V,)
