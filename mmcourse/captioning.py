@@ -1,0 +1,823 @@
+"""Show, Attend and Tell (Xu et al. 2015): image captioning with soft attention.
+
+The pieces of lesson 04:
+
+- :class:`SoftAttention` — the MLP attention ``f_att(a_i, h)``: a score per annotation
+  vector, a softmax over the ``L`` cells, and the weighted sum (the *context vector*).
+- :class:`ShowAttendTell` — the LSTM decoder. Its state starts from the mean annotation
+  vector; at every step it attends, gates the context with the scalar ``beta`` and
+  predicts the next word with the *deep output layer*
+  ``p(y_t) ~ exp(L_o(E y_{t-1} + L_h h_t + L_z z_t))``. The variants share the code:
+
+  * ``attention="soft", query="previous"`` — the paper: the attention query is
+    ``h_{t-1}``, the state *before* the previous word is read, and the context enters the LSTM;
+  * ``attention="soft", query="updated"`` — the spatial attention of Lu et al. 2017
+    ("Knowing When to Look"): the LSTM first reads the previous word (and the mean
+    annotation), then ``h_t`` attends; the context only enters the output layer;
+  * ``attention="none"`` — the baseline of Show and Tell: the same decoder, fed the
+    mean-pooled annotation at every step instead of an attended context.
+
+- :func:`caption_loss` — teacher-forced cross-entropy that ignores padding, plus the
+  doubly stochastic regularisation :func:`doubly_stochastic`.
+- :func:`greedy_decode` and :func:`beam_search` (one step: :func:`beam_search_step`),
+  both returning the attention map of every generated word.
+- :func:`caption_data` — held-out scenes with their references, boxes and the frozen
+  encoder's annotations (computed once, cached); :class:`CaptionBatches` batches them.
+- :func:`pointing` — does the attention peak of a word that names a shape or a colour lie
+  in the box of an object with that shape or colour? (Real datasets cannot check this.)
+- :func:`caption_images` — the user-facing API: images in, captions and attention out.
+- ``check_*`` — the automatic checks of the lesson's exercises.
+
+Shapes: ``B`` batch, ``L`` cells (64 = 8x8), ``D`` annotation size, ``T`` caption steps,
+``V`` vocabulary size, ``H`` LSTM state, ``E`` word embedding, ``A`` attention MLP width,
+``K`` beam width.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .world.catalog import COLOUR_NAMES, SHAPES
+from .world.vocab import END, PAD, START
+
+ATTENTIONS: tuple[str, ...] = ("soft", "none")
+"""``soft``: attend over the cells; ``none``: the Show-and-Tell baseline (mean-pooled feature)."""
+
+QUERIES: tuple[str, ...] = ("previous", "updated")
+"""Which state asks where to look: ``h_{t-1}`` (Xu et al. 2015) or ``h_t`` (Lu et al. 2017)."""
+
+
+# ----------------------------------------------------------------------------------------
+# The model
+# ----------------------------------------------------------------------------------------
+
+
+class SoftAttention(nn.Module):
+    """Deterministic soft attention: ``e_i = w^T tanh(W_a a_i + W_h h + b)``, ``alpha = softmax(e)``.
+
+    The context vector is the expectation of the annotation vectors under ``alpha``:
+    ``z = sum_i alpha_i a_i``. ``W_a a_i`` does not depend on the step, so a decoder
+    computes it once per image with :meth:`project` and passes it to every call.
+    """
+
+    def __init__(self, feat_dim: int, hidden_dim: int, att_dim: int) -> None:
+        super().__init__()
+        for name, value in (("feat_dim", feat_dim), ("hidden_dim", hidden_dim), ("att_dim", att_dim)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        self.feat_proj = nn.Linear(feat_dim, att_dim)  # W_a and b
+        self.hidden_proj = nn.Linear(hidden_dim, att_dim, bias=False)  # W_h
+        self.score = nn.Linear(att_dim, 1)  # w (and a constant that the softmax ignores)
+
+    def project(self, annotations: torch.Tensor) -> torch.Tensor:
+        """``W_a a_i + b`` for every cell: (B, L, D) -> (B, L, A)."""
+        return self.feat_proj(annotations)  # (B, L, A)
+
+    def forward(self, annotations: torch.Tensor, hidden: torch.Tensor,
+                projected: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Context vectors and weights for queries ``hidden``.
+
+        Args:
+            annotations: (B, L, D).
+            hidden: (B, H) one query per image, or (B, T, H) one per step.
+            projected: :meth:`project` of ``annotations`` (computed if not given).
+        Returns:
+            ``(context, alpha)``: (B, D) and (B, L), or (B, T, D) and (B, T, L).
+        """
+        if projected is None:
+            projected = self.project(annotations)  # (B, L, A)
+        b, cells, att = projected.shape
+        steps = hidden.shape[1:-1]  # () or (T,)
+        keys = projected.view(b, *([1] * len(steps)), cells, att)  # (B, [1,] L, A)
+        query = self.hidden_proj(hidden).unsqueeze(-2)  # (B, [T,] 1, A)
+        e = self.score(torch.tanh(keys + query)).squeeze(-1)  # (B, [T,] L)
+        alpha = e.softmax(-1)  # (B, [T,] L)
+        context = torch.bmm(alpha.reshape(b, -1, cells), annotations)  # (B, T or 1, D)
+        return context.reshape(*alpha.shape[:-1], -1), alpha  # (B, [T,] D), (B, [T,] L)
+
+
+class ShowAttendTell(nn.Module):
+    """LSTM caption decoder over a grid of annotation vectors (see the module docstring).
+
+    Args:
+        vocab_size: ``V``, the number of words (with the four specials).
+        feat_dim: ``D``, the size of an annotation vector.
+        embed_dim: ``E``, the word embedding (also the deep output layer's width).
+        hidden_dim: ``H``, the LSTM state.
+        att_dim: ``A``, the attention MLP's hidden width.
+        attention: ``"soft"`` or ``"none"`` (:data:`ATTENTIONS`).
+        query: ``"previous"`` or ``"updated"`` (:data:`QUERIES`); ignored without attention.
+        gate: multiply the context by ``beta = sigmoid(f_beta(query))`` (the paper's gating scalar).
+        dropout: dropout before the output layer.
+    """
+
+    def __init__(self, vocab_size: int, feat_dim: int = 64, embed_dim: int = 128, hidden_dim: int = 256,
+                 att_dim: int = 128, attention: str = "soft", query: str = "previous", gate: bool = True,
+                 dropout: float = 0.2) -> None:
+        super().__init__()
+        for name, value in (("vocab_size", vocab_size), ("feat_dim", feat_dim), ("embed_dim", embed_dim),
+                            ("hidden_dim", hidden_dim), ("att_dim", att_dim)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if attention not in ATTENTIONS:
+            raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}")
+        if query not in QUERIES:
+            raise ValueError(f"query must be one of {QUERIES}, got {query!r}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        self.vocab_size, self.feat_dim, self.hidden_dim = vocab_size, feat_dim, hidden_dim
+        self.attention, self.query = attention, query if attention == "soft" else "previous"
+        self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)  # E
+        self.init_h = nn.Linear(feat_dim, hidden_dim)  # f_init,h
+        self.init_c = nn.Linear(feat_dim, hidden_dim)  # f_init,c
+        self.lstm = nn.LSTMCell(embed_dim + feat_dim, hidden_dim)
+        self.att = SoftAttention(feat_dim, hidden_dim, att_dim) if attention == "soft" else None
+        self.gate = nn.Linear(hidden_dim, 1) if (gate and attention == "soft") else None  # f_beta
+        self.out_h = nn.Linear(hidden_dim, embed_dim)  # L_h
+        self.out_z = nn.Linear(feat_dim, embed_dim, bias=False)  # L_z
+        self.out = nn.Linear(embed_dim, vocab_size)  # L_o
+        self.drop = nn.Dropout(dropout)
+        self.register_buffer("feat_mean", torch.zeros(feat_dim))  # (D,) set by fit_feature_scale
+        self.register_buffer("feat_std", torch.ones(feat_dim))  # (D,)
+
+    @torch.no_grad()
+    def fit_feature_scale(self, annotations: torch.Tensor) -> "ShowAttendTell":
+        """Standardise the annotation vectors with the mean and std of each dimension over
+        the training annotations (N, L, D); the frozen encoder's ReLU features are not centred."""
+        self.check_annotations(annotations)
+        flat = annotations.reshape(-1, annotations.shape[-1]).float()  # (N*L, D)
+        self.feat_mean.copy_(flat.mean(0))  # (D,)
+        self.feat_std.copy_(flat.std(0).clamp(min=1e-3))  # (D,)
+        return self
+
+    def prepare(self, annotations: torch.Tensor) -> torch.Tensor:
+        """Check the annotations (B, L, D) and standardise them: (B, L, D)."""
+        self.check_annotations(annotations)
+        return (annotations - self.feat_mean) / self.feat_std  # (B, L, D)
+
+    @property
+    def parallel(self) -> bool:
+        """True when the LSTM does not read the context, so all steps can run at once."""
+        return self.attention == "none" or self.query == "updated"
+
+    def check_annotations(self, annotations: torch.Tensor) -> None:
+        """Raise a clear ``ValueError`` unless ``annotations`` is (B, L, D) with this model's D."""
+        if not torch.is_tensor(annotations) or annotations.dim() != 3 or annotations.shape[-1] != self.feat_dim:
+            got = tuple(annotations.shape) if torch.is_tensor(annotations) else type(annotations).__name__
+            raise ValueError(f"annotations must be a tensor (B, L, {self.feat_dim}), got {got}")
+
+    def init_state(self, annotations: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(h_0, c_0)`` from the mean annotation vector: two (B, H)."""
+        mean = annotations.mean(1)  # (B, D)
+        return torch.tanh(self.init_h(mean)), torch.tanh(self.init_c(mean))  # (B, H), (B, H)
+
+    def _context(self, annotations: torch.Tensor, projected: torch.Tensor,
+                 query: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gated context ``beta * z`` and ``alpha`` for queries (B, [T,] H)."""
+        context, alpha = self.att(annotations, query, projected)  # (B, [T,] D), (B, [T,] L)
+        if self.gate is not None:
+            context = torch.sigmoid(self.gate(query)) * context  # (B, [T,] D)
+        return context, alpha
+
+    def _logits(self, emb: torch.Tensor, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """Deep output layer ``L_o(E y_{t-1} + L_h h_t + L_z z_t)``: (B, [T,] V)."""
+        return self.out(self.drop(emb + self.out_h(h) + self.out_z(z)))  # (B, [T,] V)
+
+    def forward(self, annotations: torch.Tensor, captions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Teacher forcing: the words ``captions[:, :-1]`` go in, scores of ``captions[:, 1:]`` come out.
+
+        Args:
+            annotations: (B, L, D) annotation vectors.
+            captions: (B, T+1) token ids ``<start> w_1 .. w_n <end> <pad>..``.
+        Returns:
+            ``(logits, alphas)``: (B, T, V) and (B, T, L) (``None`` without attention).
+        """
+        annotations = self.prepare(annotations)  # (B, L, D)
+        if captions.dim() != 2 or captions.shape[0] != annotations.shape[0] or captions.shape[1] < 2:
+            raise ValueError(f"captions must be (B, T+1) token ids with T >= 1 and B={annotations.shape[0]}, "
+                             f"got {tuple(captions.shape)}")
+        emb = self.embed(captions[:, :-1])  # (B, T, E)
+        h0, c0 = self.init_state(annotations)  # (B, H) x2
+        mean = annotations.mean(1)  # (B, D)
+        if self.parallel:  # the LSTM reads [E y_{t-1}, mean annotation] only: one call for all steps
+            x = torch.cat([emb, mean[:, None].expand(-1, emb.shape[1], -1)], -1)  # (B, T, E+D)
+            hs = self._run_lstm(x, (h0, c0))  # (B, T, H)
+            if self.att is None:
+                return self._logits(emb, hs, mean[:, None]), None  # (B, T, V), None
+            z, alphas = self._context(annotations, self.att.project(annotations), hs)  # (B, T, D), (B, T, L)
+            return self._logits(emb, hs, z), alphas  # (B, T, V), (B, T, L)
+        projected = self.att.project(annotations)  # (B, L, A)
+        state = (h0, c0)
+        logits, alphas = [], []
+        for t in range(emb.shape[1]):
+            step_logits, alpha, state = self._step(annotations, projected, emb[:, t], state)
+            logits.append(step_logits)  # (B, V)
+            alphas.append(alpha)  # (B, L)
+        return torch.stack(logits, 1), torch.stack(alphas, 1)  # (B, T, V), (B, T, L)
+
+    def _run_lstm(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """The LSTM cell over a whole sequence (B, T, E+D) -> (B, T, H), in one fused call.
+
+        The same numbers as calling ``self.lstm`` step by step, much faster on a CPU; only
+        possible when the input of step t does not depend on step t-1's output.
+        """
+        cell = self.lstm
+        weights = [cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh]
+        hs, _, _ = torch.lstm(x, (state[0][None], state[1][None]), weights, True, 1, 0.0, self.training,
+                              False, True)  # (B, T, H)
+        return hs  # (B, T, H)
+
+    def _step(self, annotations: torch.Tensor, projected: torch.Tensor | None, emb: torch.Tensor,
+              state: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None, tuple]:
+        h, c = state  # (B, H) x2
+        if self.att is None or self.query == "updated":
+            z = annotations.mean(1)  # (B, D) what the LSTM reads besides the word
+            alpha = None
+        else:  # Xu et al.: the query is h_{t-1}
+            z, alpha = self._context(annotations, projected, h)  # (B, D), (B, L)
+        h, c = self.lstm(torch.cat([emb, z], -1), (h, c))  # (B, H) x2
+        if self.att is not None and self.query == "updated":  # Lu et al.: the query is h_t
+            z, alpha = self._context(annotations, projected, h)  # (B, D), (B, L)
+        return self._logits(emb, h, z), alpha, (h, c)  # (B, V), (B, L) or None
+
+    def step(self, annotations: torch.Tensor, projected: torch.Tensor | None, words: torch.Tensor,
+             state: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None, tuple]:
+        """One decoding step: previous words (B,) -> logits (B, V), alpha (B, L) or None, new state.
+
+        ``annotations`` must come from :meth:`prepare`; ``projected`` is :meth:`project` of them.
+        """
+        return self._step(annotations, projected, self.embed(words), state)
+
+    def project(self, annotations: torch.Tensor) -> torch.Tensor | None:
+        """The attention keys of the annotations (None without attention)."""
+        return None if self.att is None else self.att.project(annotations)  # (B, L, A)
+
+
+# ----------------------------------------------------------------------------------------
+# Loss
+# ----------------------------------------------------------------------------------------
+
+
+def doubly_stochastic(alphas: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """The doubly stochastic penalty ``sum_i (1 - sum_t alpha_ti)^2``, averaged over the batch.
+
+    ``alphas`` (B, T, L); ``mask`` (B, T) marks the real steps (padding steps add nothing).
+    Each weight map sums to 1 over the cells; this term asks each *cell* to receive a
+    total of about 1 over the caption, i.e. to be looked at once.
+    """
+    if alphas.dim() != 3:
+        raise ValueError(f"alphas must be (B, T, L), got {tuple(alphas.shape)}")
+    if mask is not None:
+        if tuple(mask.shape) != tuple(alphas.shape[:2]):
+            raise ValueError(f"mask must be (B, T) = {tuple(alphas.shape[:2])}, got {tuple(mask.shape)}")
+        alphas = alphas * mask[..., None].to(alphas.dtype)  # (B, T, L)
+    coverage = alphas.sum(1)  # (B, L) total attention each cell received
+    return ((1.0 - coverage) ** 2).sum(1).mean()  # ()
+
+
+def caption_loss(logits: torch.Tensor, captions: torch.Tensor, alphas: torch.Tensor | None = None,
+                 lam: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """Teacher-forced loss: cross-entropy over the real (non-padding) target words, plus
+    ``lam`` times :func:`doubly_stochastic`.
+
+    Args:
+        logits: (B, T, V) from :meth:`ShowAttendTell.forward`.
+        captions: (B, T+1) the same captions that went in (targets are ``captions[:, 1:]``).
+        alphas: (B, T, L) attention weights (needed when ``lam > 0``).
+        lam: weight of the doubly stochastic term.
+    Returns:
+        ``(loss, {"ce": ..., "ds": ...})``.
+    """
+    targets = captions[:, 1:]  # (B, T)
+    if logits.shape[:2] != targets.shape:
+        raise ValueError(f"logits (B, T, V) must match the targets captions[:, 1:] {tuple(targets.shape)}, "
+                         f"got {tuple(logits.shape)}")
+    ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=PAD)  # ()
+    if lam and alphas is None:
+        raise ValueError("lam > 0 needs the attention weights: pass alphas")
+    ds = doubly_stochastic(alphas, targets != PAD) if alphas is not None else ce.new_zeros(())  # ()
+    loss = ce + lam * ds if lam else ce  # ()
+    return loss, {"ce": float(ce.detach()), "ds": float(ds.detach())}
+
+
+# ----------------------------------------------------------------------------------------
+# Decoding
+# ----------------------------------------------------------------------------------------
+
+
+def _check_len(max_len: Any) -> int:
+    if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
+        raise ValueError(f"max_len must be a positive integer, got {max_len!r}")
+    return max_len
+
+
+@torch.no_grad()
+def greedy_decode(model: ShowAttendTell, annotations: torch.Tensor, max_len: int = 30,
+                  end_bonus: float = 0.0) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Take the most likely word at every step.
+
+    ``end_bonus`` is added to the log-probability of ``<end>`` at every step: above 0 the
+    decoder prefers to stop as soon as the caption may end.
+
+    Returns ``(tokens, alphas)``: (B, T) ids ending with ``<end>`` (then ``<pad>``), and
+    (B, T, L) the attention map of each generated word (zeros after ``<end>``; ``None``
+    without attention).
+    """
+    annotations = model.prepare(annotations)  # (B, L, D)
+    max_len = _check_len(max_len)
+    was_training = model.training
+    model.eval()
+    b = annotations.shape[0]
+    projected = model.project(annotations)  # (B, L, A) or None
+    state = model.init_state(annotations)  # (B, H) x2
+    words = torch.full((b,), START, dtype=torch.long, device=annotations.device)  # (B,)
+    done = torch.zeros(b, dtype=torch.bool, device=annotations.device)  # (B,)
+    tokens, alphas = [], []
+    for _ in range(max_len):
+        logits, alpha, state = model.step(annotations, projected, words, state)  # (B, V), (B, L)
+        log_probs = logits.log_softmax(-1)  # (B, V)
+        log_probs[:, END] += end_bonus  # (B, V)
+        words = log_probs.argmax(-1).masked_fill(done, PAD)  # (B,)
+        tokens.append(words)
+        if alpha is not None:
+            alphas.append(alpha.masked_fill(done[:, None], 0.0))  # (B, L)
+        done = done | (words == END)  # (B,)
+        if bool(done.all()):
+            break
+    model.train(was_training)
+    return torch.stack(tokens, 1), (torch.stack(alphas, 1) if alphas else None)  # (B, T), (B, T, L)
+
+
+def beam_search_step(scores: torch.Tensor, log_probs: torch.Tensor, width: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One step of beam search: keep the ``width`` best one-word extensions of the beams.
+
+    Args:
+        scores: (..., K) total log-probability of each of the K beams so far.
+        log_probs: (..., K, V) log-probability of each next word after each beam.
+        width: how many extensions to keep.
+    Returns:
+        ``(new_scores, parents, words)``, each (..., width), best first: the score of
+        each kept extension, which beam it extends, and the word it adds.
+    """
+    if log_probs.shape[:-1] != scores.shape:
+        raise ValueError(f"log_probs must be (..., K, V) with (..., K) = scores.shape {tuple(scores.shape)}, "
+                         f"got {tuple(log_probs.shape)}")
+    vocab = log_probs.shape[-1]
+    candidates = scores.unsqueeze(-1) + log_probs  # (..., K, V)
+    best, index = candidates.flatten(-2).topk(width, dim=-1)  # (..., width) x2
+    return best, index // vocab, index % vocab  # (..., width) x3
+
+
+@torch.no_grad()
+def beam_search(model: ShowAttendTell, annotations: torch.Tensor, width: int = 3, max_len: int = 30,
+                length_penalty: float = 0.0, end_bonus: float = 0.0) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Beam search for every image at once (beams are kept as ``B * K`` rows).
+
+    A finished beam (it said ``<end>``) keeps its score and only grows ``<pad>``. At the
+    end each image returns its best beam by ``score / length ** length_penalty``
+    (``length_penalty=0``: the plain log-probability); ``end_bonus`` as in
+    :func:`greedy_decode`. Returns ``(tokens, alphas)`` as :func:`greedy_decode`.
+    """
+    annotations = model.prepare(annotations)  # (B, L, D)
+    max_len = _check_len(max_len)
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"width must be a positive integer, got {width!r}")
+    was_training = model.training
+    model.eval()
+    b, cells, _ = annotations.shape
+    k, dev = width, annotations.device
+    ann = annotations.repeat_interleave(k, 0)  # (B*K, L, D)
+    projected = model.project(ann)  # (B*K, L, A) or None
+    state = model.init_state(ann)  # (B*K, H) x2
+    words = torch.full((b * k,), START, dtype=torch.long, device=dev)  # (B*K,)
+    scores = torch.full((b, k), -math.inf, device=dev)  # (B, K)
+    scores[:, 0] = 0.0  # all beams start equal: expand only the first one
+    done = torch.zeros(b, k, dtype=torch.bool, device=dev)  # (B, K)
+    seqs = torch.zeros(b, k, 0, dtype=torch.long, device=dev)  # (B, K, t)
+    maps = torch.zeros(b, k, 0, cells, device=dev)  # (B, K, t, L)
+    lengths = torch.zeros(b, k, device=dev)  # (B, K) words so far, <end> included
+    rows = torch.arange(b, device=dev)[:, None]  # (B, 1)
+    for _ in range(max_len):
+        logits, alpha, state = model.step(ann, projected, words, state)  # (B*K, V), (B*K, L)
+        log_probs = logits.log_softmax(-1).view(b, k, -1)  # (B, K, V)
+        log_probs[..., END] += end_bonus  # (B, K, V)
+        finished = torch.full_like(log_probs[0, 0], -math.inf)  # (V,)
+        finished[PAD] = 0.0  # a finished beam can only grow <pad>, at no cost
+        log_probs = torch.where(done[..., None], finished, log_probs)  # (B, K, V)
+        scores, parents, words_bk = beam_search_step(scores, log_probs, k)  # (B, K) x3
+        seqs = torch.cat([seqs[rows, parents], words_bk[..., None]], -1)  # (B, K, t+1)
+        if alpha is not None:
+            step_map = alpha.view(b, k, cells)[rows, parents]  # (B, K, L)
+            step_map = step_map.masked_fill(done[rows, parents][..., None], 0.0)  # (B, K, L)
+            maps = torch.cat([maps[rows, parents], step_map[:, :, None]], 2)  # (B, K, t+1, L)
+        lengths = lengths[rows, parents] + (~done[rows, parents]).float()  # (B, K)
+        done = done[rows, parents] | (words_bk == END)  # (B, K)
+        flat = (rows * k + parents).reshape(-1)  # (B*K,) the rows the new beams come from
+        state = (state[0][flat], state[1][flat])  # (B*K, H) x2
+        words = words_bk.reshape(-1)  # (B*K,)
+        if bool(done.all()):
+            break
+    ranked = scores / lengths.clamp(min=1) ** length_penalty if length_penalty else scores  # (B, K)
+    best = ranked.argmax(1)  # (B,)
+    tokens = seqs[torch.arange(b, device=dev), best]  # (B, T)
+    alphas = maps[torch.arange(b, device=dev), best] if model.att is not None else None  # (B, T, L)
+    model.train(was_training)
+    return tokens, alphas
+
+
+def decode(model: ShowAttendTell, annotations: torch.Tensor, beam_width: int = 1, max_len: int = 30,
+           batch_size: int = 500, end_bonus: float = 0.0) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Greedy (``beam_width=1``) or beam search in chunks of ``batch_size`` images.
+
+    The annotations may live on any device; they are moved to the model's, and the
+    ``(tokens, alphas)`` come back on the CPU.
+    """
+    dev = next(model.parameters()).device
+    out_tokens, out_alphas = [], []
+    for start in range(0, annotations.shape[0], batch_size):
+        chunk = annotations[start:start + batch_size].to(dev)  # (b, L, D)
+        if beam_width == 1:
+            tokens, alphas = greedy_decode(model, chunk, max_len, end_bonus=end_bonus)
+        else:
+            tokens, alphas = beam_search(model, chunk, beam_width, max_len, end_bonus=end_bonus)
+        out_tokens.append(tokens.cpu())
+        out_alphas.append(alphas.cpu() if alphas is not None else None)
+    width = max(t.shape[1] for t in out_tokens)
+    tokens = torch.cat([F.pad(t, (0, width - t.shape[1]), value=PAD) for t in out_tokens])  # (N, T)
+    if out_alphas[0] is None:
+        return tokens, None
+    alphas = torch.cat([F.pad(a, (0, 0, 0, width - a.shape[1])) for a in out_alphas])  # (N, T, L)
+    return tokens, alphas
+
+
+def caption_words(tokens: torch.Tensor, vocabulary: Any) -> list[list[str]]:
+    """The words of each row of ``tokens`` (B, T), up to (not including) ``<end>``."""
+    out = []
+    for row in tokens.tolist():
+        words = []
+        for i in row:
+            if i in (END, PAD):
+                break
+            words.append(vocabulary.itos[i])
+        out.append(words)
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# Data: scenes, references, boxes and the frozen encoder's annotations
+# ----------------------------------------------------------------------------------------
+
+
+def encoder_fingerprint(encoder: nn.Module) -> str:
+    """A short hash of the encoder's weights: cached annotations follow the encoder."""
+    digest = hashlib.sha256()
+    for name, value in sorted(encoder.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+@torch.no_grad()
+def encode_images(encoder: nn.Module, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Annotations of uint8 (N, 3, S, S) or float [0, 1] images with the frozen encoder: (N, L, D)."""
+    dev = next(encoder.parameters()).device
+    out = []
+    for start in range(0, images.shape[0], batch_size):
+        chunk = images[start:start + batch_size].to(dev)  # (b, 3, S, S)
+        if chunk.dtype == torch.uint8:
+            chunk = chunk.float() / 255.0  # (b, 3, S, S) in [0, 1]
+        out.append(encoder.annotations(chunk).cpu())  # (b, L, D)
+    return torch.cat(out)  # (N, L, D)
+
+
+def caption_data(split: str, n: int, encoder: nn.Module, vocabulary: Any, seed: int = 0, size: int = 64,
+                 captions_per_scene: int = 5) -> dict[str, Any]:
+    """One split of the world for captioning, with the frozen encoder's annotations.
+
+    Uses :class:`~mmcourse.world.datasets.CaptionDataset` (cached scenes and captions).
+    The annotations are computed once (forward only) and cached, keyed by the scenes'
+    configuration and the encoder's weights.
+
+    Returns a dict: ``feats`` float (N, L, D); ``tokens`` (M, T+1) every caption
+    ``<start> .. <end>`` padded; ``scene`` (M,) its scene; ``references`` the tokenized
+    captions of each scene; ``images`` uint8 (N, 3, S, S); ``boxes`` (N, K, 4) pixels;
+    ``shape`` and ``colour`` (N, K) (-1 padding); ``dataset`` the CaptionDataset.
+    """
+    from .cache import cached
+    from .world.datasets import CaptionDataset
+    from .world.vocab import tokenize
+
+    dataset = CaptionDataset(split, n, size, seed, vocabulary=vocabulary, captions_per_scene=captions_per_scene)
+    scenes = dataset.data
+    key = {"scenes": scenes.config, "encoder": encoder_fingerprint(encoder)}
+    feats = cached("caption-annotations", key,
+                   lambda: encode_images(encoder, scenes.images).half())  # (N, L, D) float16
+    tokens = nn.utils.rnn.pad_sequence(dataset.tokens, batch_first=True, padding_value=PAD)  # (M, T+1)
+    return {
+        "feats": feats.float(),  # (N, L, D)
+        "tokens": tokens,  # (M, T+1)
+        "scene": torch.arange(len(dataset)) // dataset.per_scene,  # (M,)
+        "references": [[tokenize(c) for c in caps] for caps in scenes.captions],
+        "images": scenes.images,  # (N, 3, S, S) uint8
+        "boxes": scenes.boxes,  # (N, K, 4)
+        "shape": torch.from_numpy(scenes.scenes.shape),  # (N, K)
+        "colour": torch.from_numpy(scenes.scenes.colour),  # (N, K)
+        "size": size,
+        "dataset": dataset,
+    }
+
+
+class CaptionBatches:
+    """Teacher-forcing batches of (annotations, caption), grouped by caption length.
+
+    Captions of similar length go in the same batch, so little time is spent on padding;
+    the order of the batches is shuffled every epoch with the given seed (deterministic).
+    Each batch is a dict: ``feats`` (B, L, D) and ``captions`` (B, T+1) cut to the
+    batch's longest caption.
+    """
+
+    def __init__(self, data: dict[str, Any], batch_size: int = 128, seed: int = 0) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.feats, self.tokens, self.scene = data["feats"], data["tokens"], data["scene"]
+        self.lengths = (self.tokens != PAD).sum(1)  # (M,)
+        self.batch_size, self.seed, self.epoch = batch_size, seed, 0
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.tokens) / self.batch_size)
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        gen = torch.Generator().manual_seed(self.seed * 1000 + self.epoch)
+        self.epoch += 1
+        noise = torch.rand(len(self.tokens), generator=gen)  # (M,) shuffles within a length
+        order = torch.argsort(self.lengths.float() + noise)  # (M,) by length, random among equals
+        chunks = list(order.split(self.batch_size))
+        for i in torch.randperm(len(chunks), generator=gen).tolist():
+            idx = chunks[i]  # (B,)
+            width = int(self.lengths[idx].max())
+            yield {"feats": self.feats[self.scene[idx]], "captions": self.tokens[idx, :width]}  # (B, L, D), (B, T+1)
+
+
+def train_captioner(model: ShowAttendTell, data: dict[str, Any], epochs: int = 3, lr: float = 3e-3,
+                    lam: float = 0.0, batch_size: int = 128, seed: int = 0, time_budget: float | None = None,
+                    desc: str = "training", progress: bool = True,
+                    evaluate: Callable[[nn.Module], dict[str, float]] | None = None) -> Any:
+    """Teacher-forced training with :func:`mmcourse.training.train` (Adam, one-cycle schedule).
+
+    ``lam`` weighs the doubly stochastic term. Deterministic for a given ``seed``;
+    ``time_budget`` (seconds) is a safety stop; ``evaluate(model) -> {name: value}`` runs
+    after every epoch. Returns the :class:`~mmcourse.training.History`.
+    """
+    from .runtime import seed_everything
+    from .training import train
+
+    seed_everything(seed)
+    batches = CaptionBatches(data, batch_size=batch_size, seed=seed)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * len(batches),
+                                                    pct_start=0.15)
+
+    def step(m: ShowAttendTell, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        logits, alphas = m(batch["feats"], batch["captions"])  # (B, T, V), (B, T, L)
+        return caption_loss(logits, batch["captions"], alphas, lam)
+
+    return train(model, batches, step, optimizer, epochs=epochs, scheduler=scheduler, time_budget=time_budget,
+                 clip_grad=5.0, desc=desc, progress=progress, evaluate=evaluate)
+
+
+# ----------------------------------------------------------------------------------------
+# Scoring the attention against the truth
+# ----------------------------------------------------------------------------------------
+
+
+def attribute_words() -> dict[str, tuple[str, int]]:
+    """Every word that names a shape or a colour -> ``("shape" | "colour", index)``.
+
+    Shapes count with their synonyms and plurals ("discs" names a circle).
+    """
+    from .world.language import SHAPE_WORDS, plural
+
+    words: dict[str, tuple[str, int]] = {}
+    for s, shape in enumerate(SHAPES):
+        for w in SHAPE_WORDS[shape]:
+            words[w] = ("shape", s)
+            words[plural(w)] = ("shape", s)
+    for c, colour in enumerate(COLOUR_NAMES):
+        words[colour] = ("colour", c)
+    return words
+
+
+def cell_hits(boxes: torch.Tensor, attribute: torch.Tensor, value: int, image_size: int, grid: int = 8) -> torch.Tensor:
+    """Which cells' centres lie in the box of an object whose ``attribute`` equals ``value``.
+
+    ``boxes`` (K, 4) pixels ``x0, y0, x1, y1``; ``attribute`` (K,) shape or colour indices.
+    Returns bool (grid * grid,), row-major like the annotations.
+    """
+    centres = (torch.arange(grid, dtype=torch.float32) + 0.5) * image_size / grid  # (g,)
+    cy, cx = centres[:, None, None], centres[None, :, None]  # (g, 1, 1), (1, g, 1)
+    x0, y0, x1, y1 = boxes.float().unbind(-1)  # (K,) x4
+    inside = (cx >= x0) & (cx <= x1) & (cy >= y0) & (cy <= y1)  # (g, g, K)
+    return (inside & (attribute == value)).any(-1).flatten()  # (g*g,)
+
+
+def pointing(words: Sequence[Sequence[str]], alphas: torch.Tensor | Sequence[torch.Tensor] | None,
+             boxes: torch.Tensor, shape: torch.Tensor, colour: torch.Tensor, image_size: int,
+             grid: int | None = None) -> dict[str, float]:
+    """Pointing accuracy of the attention maps of generated captions.
+
+    For every generated word that names a shape or a colour, the step's attention peak
+    (the cell with the largest weight) *points right* when the cell's centre lies in the
+    box of an object with that shape or colour. A uniform map has no peak; its score is
+    the chance that a random cell points right (the fraction of cells that would).
+
+    Args:
+        words: the generated words of each image.
+        alphas: (N, T, L) attention of each step (``None``: a model without attention).
+        boxes: (N, K, 4) object boxes in pixels; ``shape``, ``colour``: (N, K) indices, -1 padding.
+        image_size: the images' side in pixels.
+        grid: cells per side (default: from the maps, ``sqrt(L)``; else 8).
+    Returns:
+        ``{"accuracy", "uniform", "n_words", "named_absent"}`` — ``named_absent`` is the
+        fraction of scored words that name something the image does not have (a
+        captioning error, which no map can point at). ``accuracy`` is nan without attention.
+    """
+    lookup = attribute_words()
+    if grid is None:
+        grid = round(len(alphas[0][0]) ** 0.5) if alphas is not None and len(alphas) and len(alphas[0]) else 8
+    hits, chance, absent, n = 0, 0.0, 0, 0
+    for i, ws in enumerate(words):
+        for t, w in enumerate(ws):
+            if w not in lookup:
+                continue
+            kind, value = lookup[w]
+            good = cell_hits(boxes[i], (shape if kind == "shape" else colour)[i], value, image_size, grid)  # (L,)
+            n += 1
+            chance += float(good.float().mean())
+            absent += int(not bool(((shape if kind == "shape" else colour)[i] == value).any()))
+            if alphas is not None:
+                hits += int(bool(good[int(alphas[i][t].argmax())]))
+    nan = float("nan")
+    return {
+        "accuracy": (hits / n if n else nan) if alphas is not None else nan,
+        "uniform": chance / n if n else nan,
+        "n_words": n,
+        "named_absent": absent / n if n else nan,
+    }
+
+
+def repeated_phrases(words: Sequence[Sequence[str]]) -> float:
+    """Fraction of captions in which a shape word comes twice after the same word ("red star ... red star")."""
+    lookup = attribute_words()
+    count = 0
+    for ws in words:
+        pairs = [(ws[j - 1], ws[j]) for j in range(1, len(ws)) if lookup.get(ws[j], ("",))[0] == "shape"]
+        count += len(pairs) != len(set(pairs))
+    return count / max(len(words), 1)
+
+
+def evaluate(model: ShowAttendTell, data: dict[str, Any], vocabulary: Any, beam_width: int = 1,
+             max_len: int = 30, end_bonus: float = 0.0) -> dict[str, Any]:
+    """Caption every image of ``data`` and score it: BLEU-1..4 and pointing accuracy.
+
+    Decoding as in :func:`decode`. Returns the scores, the ``words`` and ``alphas`` of every
+    caption, and ``repeats``: the fraction of captions that name the same shape twice with
+    the same word before it ("a red star and a red star").
+    """
+    from .metrics import corpus_bleu
+
+    tokens, alphas = decode(model, data["feats"], beam_width, max_len, end_bonus=end_bonus)  # (N, T), (N, T, L)
+    words = caption_words(tokens, vocabulary)
+    scores: dict[str, Any] = dict(corpus_bleu(words, data["references"]))
+    grid = round(data["feats"].shape[1] ** 0.5)
+    point = pointing(words, alphas, data["boxes"], data["shape"], data["colour"], data["size"], grid)
+    scores.update({"pointing": point["accuracy"], "uniform": point["uniform"], "n_words": point["n_words"],
+                   "named_absent": point["named_absent"], "repeats": repeated_phrases(words),
+                   "words": words, "alphas": alphas})
+    return scores
+
+
+# ----------------------------------------------------------------------------------------
+# The captioning API
+# ----------------------------------------------------------------------------------------
+
+
+def check_images(images: Any, image_size: int = 64) -> torch.Tensor:
+    """``images`` as a float tensor (B, 3, S, S) in [0, 1]; a clear ``ValueError`` otherwise.
+
+    Accepts float tensors (B, 3, S, S) or (3, S, S) in [0, 1], and uint8 tensors or
+    arrays in the same layout or in the rendered layout (B, S, S, 3) / (S, S, 3).
+    """
+    if isinstance(images, np.ndarray):
+        images = torch.from_numpy(images)
+    if not torch.is_tensor(images):
+        raise ValueError(f"images must be a tensor or array of shape (B, 3, {image_size}, {image_size}), "
+                         f"got {type(images).__name__}")
+    shape = tuple(images.shape)
+    if images.dim() == 3:
+        images = images[None]  # (1, ., ., .)
+    if images.dim() != 4:
+        raise ValueError(f"images must have shape (B, 3, {image_size}, {image_size}) or (3, {image_size}, "
+                         f"{image_size}), got {shape}")
+    if images.dtype == torch.uint8 and images.shape[-1] == 3 and images.shape[1] != 3:
+        images = images.permute(0, 3, 1, 2)  # (B, 3, S, S) from the rendered (B, S, S, 3)
+    if images.shape[1] != 3:
+        raise ValueError(f"images must have 3 colour channels (B, 3, S, S), got shape {shape}")
+    if tuple(images.shape[2:]) != (image_size, image_size):
+        raise ValueError(f"images must be {image_size}x{image_size} pixels (the size the encoder and captioner "
+                         f"were trained on), got shape {shape}")
+    if images.dtype == torch.uint8:
+        return images.float() / 255.0  # (B, 3, S, S)
+    if not images.is_floating_point():
+        raise ValueError(f"images must be float in [0, 1] or uint8, got dtype {images.dtype}")
+    return images.float()  # (B, 3, S, S)
+
+
+def caption_images(images: Any, encoder: nn.Module, model: ShowAttendTell, vocabulary: Any,
+                   beam_width: int = 1, image_size: int = 64, max_len: int = 30,
+                   end_bonus: float = 0.0) -> list[dict[str, Any]]:
+    """Caption images: ``[{"text", "words", "alphas" (n_words, L) or None}, ...]``.
+
+    ``images`` as in :func:`check_images`; a wrong size or channel count raises a
+    ``ValueError`` that says what was expected.
+    """
+    x = check_images(images, image_size)  # (B, 3, S, S)
+    with torch.no_grad():
+        feats = encoder.annotations(x.to(next(encoder.parameters()).device))  # (B, L, D)
+    tokens, alphas = decode(model, feats, beam_width, max_len, end_bonus=end_bonus)  # (B, T), (B, T, L)
+    out = []
+    for i, words in enumerate(caption_words(tokens, vocabulary)):
+        a = alphas[i, : len(words)].cpu() if alphas is not None else None  # (n, L)
+        out.append({"text": vocabulary.decode([vocabulary.stoi[w] for w in words]), "words": words, "alphas": a})
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# Exercise checks
+# ----------------------------------------------------------------------------------------
+
+
+def _fixed(seed: int, *shape: int) -> torch.Tensor:
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+def check_soft_attention(fn: Callable[..., Any]) -> None:
+    """Exercise: ``fn(att, annotations (B, L, D), hidden (B, H)) -> (context (B, D), alpha (B, L))``
+    must match :class:`SoftAttention` with the weights of ``att``."""
+    from . import checks
+
+    torch.manual_seed(0)
+    att = SoftAttention(6, 5, 4).double()
+    annotations, hidden = _fixed(1, 3, 7, 6), _fixed(2, 3, 5)  # (3, 7, 6), (3, 5)
+    with torch.no_grad():
+        ref_context, ref_alpha = att(annotations, hidden)  # (3, 6), (3, 7)
+        result = fn(att, annotations, hidden)
+    checks.true(isinstance(result, (tuple, list)) and len(result) == 2,
+                f"return (context, alpha), got {type(result).__name__}")
+    context, alpha = result
+    checks.shape(alpha, (3, 7), name="alpha")
+    checks.close(alpha.sum(-1), torch.ones(3, dtype=torch.float64), name="alpha summed over the cells", tol=1e-6)
+    checks.close(alpha, ref_alpha, name="alpha", tol=1e-6)
+    checks.shape(context, (3, 6), name="context")
+    checks.close(context, ref_context, name="context", tol=1e-6)
+
+
+def check_doubly_stochastic(fn: Callable[..., Any]) -> None:
+    """Exercise: ``fn(alphas (B, T, L), mask (B, T)) -> ()`` must equal :func:`doubly_stochastic`."""
+    from . import checks
+
+    alphas = _fixed(3, 2, 4, 5).softmax(-1)  # (2, 4, 5)
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0]], dtype=torch.bool)  # (2, 4) the second caption is short
+    uniform = torch.full((1, 5, 5), 0.2, dtype=torch.float64)  # (1, 5, 5): every cell gets 1 in total
+    checks.close(fn(uniform, torch.ones(1, 5, dtype=torch.bool)), torch.tensor(0.0, dtype=torch.float64),
+                 name="penalty of 5 uniform maps over 5 cells (each cell gets exactly 1)", tol=1e-9)
+    full = torch.ones(2, 4, dtype=torch.bool)  # (2, 4)
+    checks.close(fn(alphas, full), doubly_stochastic(alphas, full), name="penalty without padding", tol=1e-6)
+    checks.close(fn(alphas, mask), doubly_stochastic(alphas, mask),
+                 name="penalty with padding (masked steps must not count)", tol=1e-6)
+
+
+def check_beam_step(fn: Callable[..., Any]) -> None:
+    """Exercise: ``fn(scores (K,), log_probs (K, V), width) -> (new_scores, parents, words)``."""
+    from . import checks
+
+    scores = torch.tensor([-1.0, -1.5])  # (2,) two beams
+    probs = torch.tensor([[0.1, 0.2, 0.3, 0.4], [0.05, 0.05, 0.1, 0.8]])  # (2, 4) a vocabulary of 4 words
+    log_probs = probs.log()  # (2, 4)
+    new_scores, parents, words = fn(scores, log_probs, 3)
+    # by hand: beam 0 + word 3: -1 + log .4 = -1.92; beam 1 + word 3: -1.5 + log .8 = -1.72;
+    # beam 0 + word 2: -1 + log .3 = -2.20; beam 0 + word 1: -2.61; beam 1 + word 2: -3.80
+    checks.close(torch.as_tensor(parents).long(), torch.tensor([1, 0, 0]), name="parents (which beam each extends)", tol=0)
+    checks.close(torch.as_tensor(words).long(), torch.tensor([3, 3, 2]), name="words (the word each adds)", tol=0)
+    checks.close(new_scores, scores[[1, 0, 0]] + probs[[1, 0, 0], [3, 3, 2]].log(),
+                 name="new_scores (total log-probabilities, best first)", tol=1e-6)
+    ref = beam_search_step(scores, log_probs, 2)
+    mine = fn(scores, log_probs, 2)
+    checks.close(mine[0], ref[0], name="new_scores with width=2", tol=1e-6)

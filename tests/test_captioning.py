@@ -1,0 +1,314 @@
+"""Lesson 04: BLEU, the Show-Attend-Tell decoder, decoding, pointing, the API and the exercise checks."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from mmcourse import captioning as C
+from mmcourse import checks
+from mmcourse.encoders import GridEncoder
+from mmcourse.metrics import bleu_statistics, corpus_bleu
+from mmcourse.world.scenes import make_scene, render
+from mmcourse.world.vocab import END, PAD, START, Vocabulary
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Small recurrent models run fastest on one thread (many threads wait on each other on a busy CPU)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+VARIANTS = [  # the paper's, Lu et al.'s, no attention
+    dict(attention="soft", query="previous"),
+    dict(attention="soft", query="updated"),
+    dict(attention="none"),
+]
+IDS = ["xu", "lu", "none"]
+
+
+# ---------------------------------------------------------------- BLEU, against hand-computed values
+
+
+def test_bleu_identical_sentence_is_one():
+    out = corpus_bleu(["the cat sat on the mat"], [["the cat sat on the mat"]])
+    assert out == {"bleu1": 1.0, "bleu2": 1.0, "bleu3": 1.0, "bleu4": 1.0}
+
+
+def test_bleu_clips_repeated_words_papineni_example():
+    # Papineni et al. 2002: "the" x7 against two references; "the" occurs at most twice in one reference
+    refs = [["the cat is on the mat", "there is a cat on the mat"]]
+    out = corpus_bleu(["the the the the the the the"], refs)
+    assert out["bleu1"] == pytest.approx(2 / 7)  # c = 7 = closest reference length: no penalty
+    assert out["bleu2"] == 0.0
+
+
+def test_bleu_brevity_penalty_uses_the_closest_reference():
+    # hypothesis of 3 words; references of 6 and 4 words -> r = 4, BP = exp(1 - 4/3)
+    out = corpus_bleu([["a", "red", "star"]], [["a red star on the beach", "a big red star"]])
+    bp = math.exp(1 - 4 / 3)
+    assert out["bleu1"] == pytest.approx(bp)  # p1 = 3/3
+    assert out["bleu2"] == pytest.approx(bp)  # p2 = 2/2
+    assert out["bleu3"] == pytest.approx(bp)  # p3 = 1/1
+    assert out["bleu4"] == 0.0  # no 4-gram at all
+
+
+def test_bleu_closest_reference_tie_takes_the_shorter():
+    out = corpus_bleu(["a b c d e"], [["a b c d", "a b c d e f"]])  # |4-5| = |6-5|: r = 4 < c = 5
+    assert out["bleu1"] == 1.0
+
+
+def test_bleu_pools_counts_over_the_corpus():
+    hyps = ["a red star on the beach", "a blue circle"]
+    refs = [["a red star on the beach"], ["a green circle"]]
+    stats = bleu_statistics(hyps, refs)
+    assert stats["matches"] == [8, 5, 4, 3] and stats["totals"] == [9, 7, 5, 3]
+    assert stats["hyp_len"] == 9 and stats["ref_len"] == 9
+    out = corpus_bleu(hyps, refs)
+    assert out["bleu2"] == pytest.approx((8 / 9 * 5 / 7) ** 0.5)
+    assert out["bleu4"] == pytest.approx((8 / 9 * 5 / 7 * 4 / 5 * 1) ** 0.25)
+
+
+def test_bleu_bad_input():
+    with pytest.raises(ValueError, match="same length"):
+        corpus_bleu(["a b"], [["a b"], ["c"]])
+    with pytest.raises(ValueError, match=r"references\[0\]"):
+        corpus_bleu(["a b"], [[]])
+
+
+# ---------------------------------------------------------------- the model
+
+
+def _batch(b=4, t=9, vocab=20, d=16, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    feats = torch.rand(b, 64, d, generator=gen)  # (B, L, D)
+    caps = torch.randint(4, vocab, (b, t), generator=gen)  # (B, T+1)
+    caps[:, 0] = START
+    caps[1, 5] = END
+    caps[1, 6:] = PAD
+    caps[:, -1] = torch.where(caps[:, -1] == PAD, PAD, END)
+    return feats, caps
+
+
+def _model(vocab=20, d=16, **kw):
+    torch.manual_seed(0)
+    return C.ShowAttendTell(vocab, feat_dim=d, embed_dim=16, hidden_dim=24, att_dim=12, **kw)
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=IDS)
+def test_shapes_gradients_and_steps_agree(variant):
+    feats, caps = _batch()
+    model = _model(**variant)
+    attention = variant["attention"]
+    logits, alphas = model(feats, caps)
+    assert logits.shape == (4, 8, 20)
+    if attention == "soft":
+        assert alphas.shape == (4, 8, 64)
+        assert torch.allclose(alphas.sum(-1), torch.ones(4, 8), atol=1e-5)
+    else:
+        assert alphas is None
+    loss, stats = C.caption_loss(logits, caps, alphas, lam=0.01 if alphas is not None else 0.0)
+    loss.backward()
+    for name, p in model.named_parameters():
+        if name.startswith("embed"):
+            continue
+        assert p.grad is not None and p.grad.abs().sum() > 0, f"no gradient reaches {name}"
+    model.eval()  # step-by-step decoding computes the same numbers as teacher forcing
+    logits, alphas = model(feats, caps)
+    state, projected, outs = model.init_state(feats), model.project(feats), []
+    for t in range(caps.shape[1] - 1):
+        step_logits, _, state = model.step(feats, projected, caps[:, t], state)
+        outs.append(step_logits)
+    assert torch.allclose(torch.stack(outs, 1), logits, atol=1e-5)
+
+
+def test_padding_does_not_change_the_loss():
+    feats, caps = _batch()
+    model = _model(attention="soft", query="previous")
+    model.eval()
+    longer = torch.cat([caps, torch.full((4, 3), PAD)], 1)  # (B, T+4) three more padding steps
+    l1, a1 = model(feats, caps)
+    l2, a2 = model(feats, longer)
+    loss1, s1 = C.caption_loss(l1, caps, a1, lam=0.5)
+    loss2, s2 = C.caption_loss(l2, longer, a2, lam=0.5)
+    assert loss1.item() == pytest.approx(loss2.item(), rel=1e-5)
+    assert s1["ds"] == pytest.approx(s2["ds"], rel=1e-5)
+
+
+def test_a_tiny_batch_overfits():
+    feats, caps = _batch(b=4, t=8)
+    model = _model(attention="soft", query="updated", dropout=0.0)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(200):
+        logits, alphas = model(feats, caps)
+        loss, _ = C.caption_loss(logits, caps, alphas)
+        if loss.item() < 0.05:
+            break
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.05
+    tokens, _ = C.greedy_decode(model, feats, max_len=10)
+    for i in range(4):  # greedy decoding now reproduces the training captions
+        n = int((caps[i] != PAD).sum()) - 1
+        assert tokens[i, :n].tolist() == caps[i, 1:n + 1].tolist()
+
+
+def test_doubly_stochastic_term():
+    uniform = torch.full((2, 4, 4), 0.25)  # 4 steps over 4 cells: each cell gets exactly 1
+    assert C.doubly_stochastic(uniform).item() == pytest.approx(0.0)
+    peaked = torch.zeros(1, 2, 3)
+    peaked[0, :, 0] = 1.0  # two steps on cell 0: (1-2)^2 + 1 + 1
+    assert C.doubly_stochastic(peaked).item() == pytest.approx(3.0)
+    mask = torch.tensor([[True, False]])  # the second step is padding: 0 + 1 + 1
+    assert C.doubly_stochastic(peaked, mask).item() == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=IDS)
+def test_greedy_and_beam_search(variant):
+    feats, _ = _batch(b=3)
+    model = _model(**variant)
+    attention = variant["attention"]
+    tokens, alphas = C.greedy_decode(model, feats, max_len=7)
+    assert tokens.shape[0] == 3 and tokens.shape[1] <= 7
+    beam1, _ = C.beam_search(model, feats, width=1, max_len=7)
+    assert torch.equal(beam1, tokens)  # a beam of one is greedy
+    beam, balphas = C.beam_search(model, feats, width=4, max_len=7)
+    assert beam.shape[0] == 3
+    if attention == "soft":
+        assert alphas.shape == (*tokens.shape, 64) and balphas.shape == (*beam.shape, 64)
+        for i, words in enumerate(C.caption_words(beam, Vocabulary([f"w{j}" for j in range(16)]))):
+            assert torch.allclose(balphas[i, : len(words)].sum(-1), torch.ones(len(words)), atol=1e-5)
+    else:
+        assert alphas is None and balphas is None
+
+
+def test_end_bonus_makes_captions_end_sooner():
+    feats, _ = _batch(b=6)
+    model = _model(attention="soft", query="updated")
+    plain, _ = C.greedy_decode(model, feats, max_len=12)
+    eager, _ = C.greedy_decode(model, feats, max_len=12, end_bonus=50.0)
+    assert (eager[:, 0] == END).all()  # with a huge bonus the caption ends at once
+    assert (plain != PAD).sum() >= (eager != PAD).sum()
+
+
+def test_beam_search_step_by_hand():
+    scores = torch.tensor([-1.0, -1.5])
+    probs = torch.tensor([[0.1, 0.2, 0.3, 0.4], [0.05, 0.05, 0.1, 0.8]])
+    new, parents, words = C.beam_search_step(scores, probs.log(), 3)
+    assert parents.tolist() == [1, 0, 0] and words.tolist() == [3, 3, 2]
+    assert new.tolist() == pytest.approx([-1.5 + math.log(0.8), -1 + math.log(0.4), -1 + math.log(0.3)])
+
+
+def test_bad_model_arguments():
+    with pytest.raises(ValueError, match="attention"):
+        C.ShowAttendTell(10, attention="hard")
+    with pytest.raises(ValueError, match="query"):
+        C.ShowAttendTell(10, query="next")
+    model = _model(attention="soft", query="previous")
+    with pytest.raises(ValueError, match="annotations"):
+        model(torch.rand(2, 64, 5), torch.ones(2, 4, dtype=torch.long))
+
+
+# ---------------------------------------------------------------- pointing against the truth
+
+
+def test_pointing_against_true_boxes():
+    scenes = make_scene([{"shape": "star", "colour": "red", "x": 0.25, "y": 0.25},
+                         {"shape": "square", "colour": "blue", "x": 0.75, "y": 0.75}], "beach")
+    r = render(scenes, size=64)
+    boxes = torch.from_numpy(r.boxes)  # (1, 2, 4)
+    shape, colour = torch.from_numpy(scenes.shape), torch.from_numpy(scenes.colour)  # (1, 2)
+    words = [["a", "red", "sparkle", "and", "two", "blue", "boxes"]]
+    alphas = torch.full((1, 7, 64), 0.1 / 63)
+    alphas[0, :, 2 * 8 + 2] = 0.9  # every step looks at cell (2, 2): centre (20, 20) px, on the star
+    out = C.pointing(words, alphas, boxes, shape, colour, 64)
+    assert out["n_words"] == 4  # red, sparkle (a star), blue, boxes (squares)
+    assert out["accuracy"] == pytest.approx(0.5)
+    star_cells = C.cell_hits(boxes[0], shape[0], 3, 64).float().mean()  # 3 = star
+    square_cells = C.cell_hits(boxes[0], shape[0], 1, 64).float().mean()
+    assert out["uniform"] == pytest.approx(float(star_cells + square_cells) / 2)  # the same cells per object
+    assert out["named_absent"] == 0.0
+    none = C.pointing(words, None, boxes, shape, colour, 64)
+    assert math.isnan(none["accuracy"]) and none["uniform"] == out["uniform"]
+
+
+# ---------------------------------------------------------------- the API and bad input
+
+
+def test_caption_images_api_and_bad_images():
+    torch.manual_seed(0)
+    encoder = GridEncoder(dim=16, width=8).eval()
+    vocab = Vocabulary(["a", "red", "star"])
+    model = _model(attention="soft", query="updated", vocab=len(vocab))
+    images = torch.rand(2, 3, 64, 64)
+    out = C.caption_images(images, encoder, model, vocab, max_len=5)
+    assert len(out) == 2 and out[0]["alphas"].shape == (len(out[0]["words"]), 64)
+    rendered = render(make_scene([{"shape": "star", "colour": "red"}], "city")).images  # (1, 64, 64, 3) uint8
+    assert len(C.caption_images(rendered, encoder, model, vocab, max_len=5)) == 1
+    with pytest.raises(ValueError, match=r"images must have 3 colour channels"):
+        C.caption_images(torch.rand(2, 1, 64, 64), encoder, model, vocab)
+    with pytest.raises(ValueError, match=r"images must be 64x64"):
+        C.caption_images(torch.rand(2, 3, 32, 32), encoder, model, vocab)
+    with pytest.raises(ValueError, match=r"images must have shape"):
+        C.caption_images(torch.rand(64, 64), encoder, model, vocab)
+
+
+# ---------------------------------------------------------------- exercise checks
+
+
+def test_exercise_checks_pass_on_the_reference():
+    C.check_soft_attention(lambda att, a, h: att(a, h))
+    C.check_doubly_stochastic(C.doubly_stochastic)
+    C.check_beam_step(C.beam_search_step)
+
+
+def test_exercise_checks_fail_helpfully_on_wrong_code():
+    def no_softmax(att, a, h):  # raw scores instead of weights
+        e = att.score(torch.tanh(att.project(a) + att.hidden_proj(h)[:, None])).squeeze(-1)
+        return (e[..., None] * a).sum(1), e
+
+    with pytest.raises(checks.CheckFailed, match="alpha summed over the cells"):
+        C.check_soft_attention(no_softmax)
+    with pytest.raises(checks.CheckFailed, match="masked steps must not count"):
+        C.check_doubly_stochastic(lambda alphas, mask: ((1 - alphas.sum(1)) ** 2).sum(1).mean())
+    with pytest.raises(checks.CheckFailed, match="parents"):
+        C.check_beam_step(lambda s, lp, w: (lambda v, i: (v, i % lp.shape[1], i // lp.shape[1]))(
+            *(s[:, None] + lp).flatten().topk(w)))
+    with pytest.raises(checks.CheckFailed, match="new_scores"):  # forgets the beams' scores so far
+        C.check_beam_step(lambda s, lp, w: (lambda v, i: (v, i // lp.shape[1], i % lp.shape[1]))(
+            *lp.flatten().topk(w)))
+
+
+# ---------------------------------------------------------------- the widget
+
+
+def test_attention_explorer_line_follows_its_controls():
+    from mmcourse.attention_explorer import AttentionExplorer, peak_cell, upsample_map
+
+    torch.manual_seed(0)
+    encoder = GridEncoder(dim=16, width=8).eval()
+    vocab = Vocabulary(["a", "red", "star"])
+    model = _model(attention="soft", query="updated", vocab=len(vocab))
+    with torch.no_grad():
+        model.out.bias[END] = -100.0  # never stop: the caption has many words to slide over
+    images = (torch.rand(3, 3, 64, 64) * 255).to(torch.uint8)
+    explorer = AttentionExplorer(encoder, model, vocab, images)
+    lines = [explorer.line]
+    explorer.word.value = 1
+    lines.append(explorer.line)
+    explorer.image.value = 2
+    lines.append(explorer.line)
+    explorer.new_scene.click()
+    lines.append(explorer.line)
+    assert len(set(lines)) == 4 and "word 2/" in lines[1] and "held-out image 2" in lines[2] and "seed" in lines[3]
+    assert explorer.out.outputs[0]["text"].strip() == explorer.line and explorer.picture.value
+    alpha = torch.zeros(64)
+    alpha[8 * 3 + 5] = 1.0
+    assert peak_cell(alpha) == (3, 5, 1.0) and upsample_map(alpha, 64).shape == (64, 64)
+    with pytest.raises(ValueError, match="attention"):
+        AttentionExplorer(encoder, _model(attention="none", vocab=len(vocab)), vocab, images)
