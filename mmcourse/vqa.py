@@ -1,0 +1,704 @@
+"""Visual question answering (lesson 06): point-wise fusion, its baselines, and attention.
+
+The model of Antol et al. (2015), in miniature:
+
+- **image**: the course's frozen pre-trained CNN (:func:`mmcourse.encoders.pretrained_grid_encoder`)
+  gives a global vector of *what* is in the picture (:func:`global_features`), normalised,
+  then a fully connected layer and ``tanh``;
+- **question**: word embeddings, an LSTM, its hidden state after the last word, a fully
+  connected layer and ``tanh``;
+- both ``tanh`` layers get a layer norm first, which keeps them from saturating (see
+  :class:`QuestionEncoder`);
+- **fusion**: the two vectors are multiplied element by element;
+- **answer**: an MLP classifier over the answer vocabulary
+  (:func:`mmcourse.world.language.answer_vocabulary`).
+
+The same class also builds the baselines that expose modality bias (``fusion="question"``:
+the language prior alone; ``"image"``: the picture alone; ``"concat"``: concatenation instead
+of the product). :class:`AttentionVQA` looks at the grid of annotation vectors instead of the
+global vector: the question decides where to look (one or two glimpses, stacked as in Yang et
+al. 2016), and each cell carries its coordinates, so *where* becomes visible.
+
+Everything runs on precomputed features (:func:`extract_features`): the encoder is frozen, so
+it is run once, forward only, and never again during training.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+FUSIONS: tuple[str, ...] = ("product", "concat", "question", "image")
+"""What :class:`VQAModel` does with the two modalities: multiply them (the paper), concatenate
+them, or use only the question / only the image (the baselines)."""
+
+
+# ----------------------------------------------------------------------------------------
+# Image features from the frozen encoder
+# ----------------------------------------------------------------------------------------
+
+
+def grid_coordinates(height: int, width: int) -> torch.Tensor:
+    """Centres of a ``height x width`` grid's cells, row-major, as ``(x, y)`` in [-1, 1]: ``(L, 2)``.
+
+    ``x`` grows to the right and ``y`` downwards (the image convention), so cell ``l`` of
+    :meth:`GridEncoder.annotations` sits at ``grid_coordinates(h, w)[l]``.
+    """
+    if height < 1 or width < 1:
+        raise ValueError(f"height and width must be positive, got {height}, {width}")
+    ys = (torch.arange(height, dtype=torch.float32) + 0.5) / height * 2 - 1  # (H,)
+    xs = (torch.arange(width, dtype=torch.float32) + 0.5) / width * 2 - 1  # (W,)
+    y, x = torch.meshgrid(ys, xs, indexing="ij")  # (H, W) each
+    return torch.stack([x.flatten(), y.flatten()], dim=1)  # (L, 2)
+
+
+def local_peaks(score: torch.Tensor, threshold: float = 0.4) -> torch.Tensor:
+    """Cells that are the maximum of their 3x3 neighbourhood and above ``threshold``.
+
+    ``score`` (B, ..., H, W) -> float mask of the same shape. An object covers a few
+    neighbouring cells, but only one of them is its peak, so counting peaks counts objects.
+    """
+    if score.dim() < 3:
+        raise ValueError(f"score must have shape (B, ..., H, W), got {tuple(score.shape)}")
+    flat = score.reshape(-1, 1, *score.shape[-2:])  # (B*..., 1, H, W)
+    pooled = F.max_pool2d(flat, 3, stride=1, padding=1).reshape(score.shape)  # (B, ..., H, W)
+    return ((score >= pooled) & (score > threshold)).float()  # (B, ..., H, W)
+
+
+MAX_OBJECTS = 4
+"""Counts are divided by this (the most objects a course scene holds), so they lie in [0, 1]."""
+
+LARGE_MASS = 1.5
+"""An object whose colour-shape probability sums to more than this over the 3x3 cells around
+its peak covers several cells: it is probably large (small objects sit in about one cell)."""
+
+GLOBAL_PARTS: tuple[tuple[str, int], ...] = (
+    ("what: shapes, colours (max over cells), scene", 15),
+    ("which colour goes with which shape (max over cells)", 30),
+    ("how many small objects of each colour-shape pair", 30),
+    ("how many large objects of each colour-shape pair", 30),
+    ("how many of each shape, each colour, in all", 12),
+)
+"""The blocks of :func:`global_features` and their sizes (117 in all)."""
+
+GLOBAL_DIM = sum(n for _, n in GLOBAL_PARTS)
+
+
+@torch.no_grad()
+def global_features(encoder: nn.Module, grid: torch.Tensor) -> torch.Tensor:
+    """A global vector of *what* is in each image, pooled over the encoder's grid: ``(B, 117)``.
+
+    The encoder's heads give every cell a shape and a colour distribution; their product
+    is the cell's joint colour-shape distribution (30 pairs). Pooling over the cells keeps
+    *what* is there and throws away *where*:
+
+    - the encoder's own summary: shapes and colours max-pooled over the grid, and the scene;
+    - the joint distribution max-pooled over the grid ("is there a red star?");
+    - counts: the cells that are peaks of a pair's map (:func:`local_peaks`), each split
+      into small and large by how much of the pair's probability lies around the peak
+      (:data:`LARGE_MASS`); and those counts per shape, per colour and in all.
+
+    The two probability blocks are L2-normalised, as the paper normalises its CNN
+    features. The counts are divided by :data:`MAX_OBJECTS` instead: normalising them
+    to length 1 would make "one star" and "two stars" the same vector.
+    """
+    if grid.dim() != 4:
+        raise ValueError(f"grid must have shape (B, D, H, W), got {tuple(grid.shape)}")
+    out = encoder.heads(grid)
+    shape = out["shape"].softmax(1)  # (B, 1+S, H, W), class 0 = no object
+    colour = out["colour"].softmax(1)  # (B, 1+C, H, W)
+    scene = out["scene"].softmax(1)  # (B, n_scenes)
+    s, c = shape[:, 1:], colour[:, 1:]  # (B, S, H, W), (B, C, H, W)
+    joint = c[:, :, None] * s[:, None]  # (B, C, S, H, W)
+    peaks = local_peaks(joint)  # (B, C, S, H, W)
+    b, n_c, n_s, h, w = joint.shape
+    mass = F.conv2d(joint.reshape(-1, 1, h, w), joint.new_ones(1, 1, 3, 3), padding=1).reshape(joint.shape)  # (B, C, S, H, W)
+    large = torch.sigmoid(4 * (mass - LARGE_MASS))  # (B, C, S, H, W)
+    n_large = (peaks * large).sum((3, 4))  # (B, C, S)
+    n_small = (peaks * (1 - large)).sum((3, 4))  # (B, C, S)
+    n = n_small + n_large  # (B, C, S)
+    what = torch.cat([s.amax((2, 3)), c.amax((2, 3)), scene], 1)  # (B, 15)
+    pairs = joint.amax((3, 4)).flatten(1)  # (B, C*S)
+    totals = torch.cat([n.sum(1), n.sum(2), n.sum((1, 2))[:, None]], 1)  # (B, S + C + 1)
+    counts = torch.cat([n_small.flatten(1), n_large.flatten(1), totals], 1) / MAX_OBJECTS  # (B, 2*C*S + S + C + 1)
+    return torch.cat([F.normalize(what, dim=1), F.normalize(pairs, dim=1), counts], 1)  # (B, 117)
+
+
+@torch.no_grad()
+def extract_features(encoder: nn.Module, images: torch.Tensor | np.ndarray, batch_size: int = 256) -> dict[str, torch.Tensor]:
+    """Run the frozen encoder once over ``images``; return what the VQA models read.
+
+    Args:
+        encoder: the course's :class:`~mmcourse.encoders.GridEncoder` (frozen, eval mode).
+        images: uint8 ``(N, S, S, 3)`` as rendered, or float ``(N, 3, S, S)`` in [0, 1].
+        batch_size: images per forward pass.
+
+    Returns:
+        ``{"global": (N, 117) float32, "grid": (N, L, D) float16}``: the global vector of
+        :func:`global_features` and the annotation vectors, row-major (``L = H * W`` cells;
+        float16 halves the memory, they are cast back to float32 when used).
+    """
+    if isinstance(images, np.ndarray):
+        if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+            raise ValueError(f"images as a NumPy array must be uint8 (N, S, S, 3), got {images.dtype} {images.shape}")
+        images = torch.from_numpy(images).permute(0, 3, 1, 2)  # (N, 3, S, S) uint8
+    if not torch.is_tensor(images) or images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must be (N, 3, S, S) or uint8 (N, S, S, 3), got {getattr(images, 'shape', type(images))}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    encoder.eval()
+    dev = next(encoder.parameters()).device
+    glob, grids = [], []
+    for start in range(0, len(images), batch_size):
+        x = images[start : start + batch_size].to(dev)  # (b, 3, S, S)
+        x = x.float() / 255 if x.dtype == torch.uint8 else x.float()  # (b, 3, S, S) in [0, 1]
+        grid = encoder(x)  # (b, D, H, W)
+        glob.append(global_features(encoder, grid).cpu())  # (b, G)
+        grids.append(grid.flatten(2).transpose(1, 2).half().cpu())  # (b, L, D)
+    return {"global": torch.cat(glob), "grid": torch.cat(grids)}  # (N, G), (N, L, D)
+
+
+# ----------------------------------------------------------------------------------------
+# The two encoders and the fusion
+# ----------------------------------------------------------------------------------------
+
+
+def _check_tokens(tokens: torch.Tensor, lengths: torch.Tensor) -> None:
+    if not torch.is_tensor(tokens) or tokens.dim() != 2 or tokens.dtype != torch.long:
+        raise ValueError(f"tokens must be a LongTensor (B, T), got {getattr(tokens, 'dtype', type(tokens))} "
+                         f"{tuple(getattr(tokens, 'shape', ()))}")
+    if not torch.is_tensor(lengths) or lengths.shape != tokens.shape[:1]:
+        raise ValueError(f"lengths must be a tensor (B,) = ({tokens.shape[0]},), got {tuple(getattr(lengths, 'shape', ()))}")
+    if len(lengths) and (int(lengths.min()) < 1 or int(lengths.max()) > tokens.shape[1]):
+        raise ValueError(f"lengths must be between 1 and T={tokens.shape[1]}, got {lengths.min()}..{lengths.max()}")
+
+
+class QuestionEncoder(nn.Module):
+    """Word embedding + LSTM; its state after the question's last word -> FC -> LayerNorm -> tanh.
+
+    ``(B, T)`` tokens padded with 0 and their ``(B,)`` lengths -> ``(B, dim)``. The LSTM
+    runs over the padded batch and the hidden state at each question's last word is picked
+    out (an LSTM reads left to right, so the padding after it changes nothing). The layer
+    norm keeps the ``tanh`` from saturating: without it, the question vector of *every*
+    question runs to the same corner of [-1, 1]^dim within a few dozen steps, the product
+    then passes the image through unchanged, and no gradient reaches the question again.
+    """
+
+    def __init__(self, vocab_size: int, dim: int = 128, embed_dim: int = 32, hidden: int = 64) -> None:
+        super().__init__()
+        if min(vocab_size, dim, embed_dim, hidden) < 1:
+            raise ValueError(f"sizes must be positive, got vocab_size={vocab_size}, dim={dim}, "
+                             f"embed_dim={embed_dim}, hidden={hidden}")
+        self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
+        self.lstm = nn.LSTM(embed_dim, hidden, batch_first=True)
+        self.fc = nn.Linear(hidden, dim)
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        _check_tokens(tokens, lengths)
+        if int(tokens.max()) >= self.embed.num_embeddings or int(tokens.min()) < 0:
+            raise ValueError(f"tokens must be ids in 0..{self.embed.num_embeddings - 1}")
+        x = self.embed(tokens)  # (B, T, E)
+        states, _ = self.lstm(x)  # (B, T, H) the hidden state after every word
+        last = states[torch.arange(len(tokens), device=tokens.device), lengths.to(tokens.device) - 1]  # (B, H)
+        return torch.tanh(self.norm(self.fc(last)))  # (B, dim)
+
+
+class ImageEncoder(nn.Module):
+    """The normalised global image vector -> FC -> LayerNorm -> tanh: ``(B, G)`` -> ``(B, dim)``."""
+
+    def __init__(self, in_dim: int, dim: int = 128) -> None:
+        super().__init__()
+        if in_dim < 1 or dim < 1:
+            raise ValueError(f"in_dim and dim must be positive, got {in_dim}, {dim}")
+        self.fc = nn.Linear(in_dim, dim)
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        if image.dim() != 2 or image.shape[1] != self.fc.in_features:
+            raise ValueError(f"image must have shape (B, {self.fc.in_features}), got {tuple(image.shape)}")
+        return torch.tanh(self.norm(self.fc(image)))  # (B, dim)
+
+
+def answer_head(in_dim: int, n_answers: int, hidden: int = 128) -> nn.Sequential:
+    """The MLP classifier: ``in_dim`` -> ``hidden`` (tanh) -> ``n_answers`` logits."""
+    return nn.Sequential(nn.Linear(in_dim, hidden), nn.Tanh(), nn.Linear(hidden, n_answers))
+
+
+def pointwise_fusion(q: torch.Tensor, v: torch.Tensor, head: nn.Module) -> torch.Tensor:
+    """Fuse a question vector and an image vector by element-wise product, then classify.
+
+    ``q`` and ``v`` are ``(B, dim)``; ``head`` maps ``(B, dim)`` to answer logits ``(B, A)``.
+    A feature of the product is large only where *both* vectors are: the question selects
+    which image features matter.
+    """
+    if q.shape != v.shape:
+        raise ValueError(f"q and v must have the same shape (B, dim), got {tuple(q.shape)} and {tuple(v.shape)}")
+    return head(q * v)  # (B, A)
+
+
+class VQAModel(nn.Module):
+    """Question encoder + image encoder, fused by ``fusion`` (see :data:`FUSIONS`), then the MLP head.
+
+    ``forward(tokens (B, T), lengths (B,), image (B, G)) -> logits (B, A)``. The baselines
+    are the same network with one modality left out, so they differ only in what they see.
+    """
+
+    def __init__(self, vocab_size: int, image_dim: int, n_answers: int, fusion: str = "product", dim: int = 128,
+                 embed_dim: int = 32, hidden: int = 64, head_hidden: int = 128) -> None:
+        super().__init__()
+        if fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+        if n_answers < 2:
+            raise ValueError(f"n_answers must be at least 2, got {n_answers}")
+        self.fusion = fusion
+        self.question = QuestionEncoder(vocab_size, dim, embed_dim, hidden) if fusion != "image" else None
+        self.image = ImageEncoder(image_dim, dim) if fusion != "question" else None
+        self.head = answer_head(2 * dim if fusion == "concat" else dim, n_answers, head_hidden)
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        if image.shape[0] != tokens.shape[0]:
+            raise ValueError(f"image and tokens must have the same batch size, got {image.shape[0]} and {tokens.shape[0]}")
+        if self.fusion == "question":
+            return self.head(self.question(tokens, lengths))  # (B, A)
+        v = self.image(image)  # (B, dim)
+        if self.fusion == "image":
+            return self.head(v)  # (B, A)
+        q = self.question(tokens, lengths)  # (B, dim)
+        if self.fusion == "concat":
+            return self.head(torch.cat([q, v], 1))  # (B, A)
+        return pointwise_fusion(q, v, self.head)  # (B, A)
+
+
+# ----------------------------------------------------------------------------------------
+# Going further: question-guided attention over the grid
+# ----------------------------------------------------------------------------------------
+
+
+class AttentionVQA(nn.Module):
+    """Stacked question-guided attention over the grid cells, then the same point-wise fusion.
+
+    Each cell ``l`` of the ``(B, L, D)`` grid is joined with its coordinates ``(x, y)``
+    (:func:`grid_coordinates`), so a cell says *what* is there and *where*. Glimpse ``k``
+    scores every cell against the query ``u_k`` with additive attention (as in lesson 04),
+    ``score_l = w_k . tanh(K c_l + Q_k u_k)``, and takes the attention-weighted mean of
+    the cells. The first query is the question vector; each glimpse is added to the query
+    of the next (``u_{k+1} = u_k + tanh(P_k glimpse_k)``, stacked attention), so the second
+    glimpse can look *relative to* the first ("what is left of the red square?"). The
+    glimpses (with their mean coordinates) and the global vector go through
+    FC -> LayerNorm -> tanh into the image vector, which is multiplied with the question
+    vector as in :class:`VQAModel`.
+
+    ``forward(tokens, lengths, image (B, G), grid (B, L, D)) -> logits (B, A)``; after a
+    forward pass ``last_attention`` holds the weights ``(B, glimpses, L)``.
+    """
+
+    def __init__(self, vocab_size: int, image_dim: int, grid_dim: int, n_answers: int, grid_size: int = 8,
+                 glimpses: int = 2, dim: int = 128, att_dim: int = 64, embed_dim: int = 32, hidden: int = 64,
+                 head_hidden: int = 128) -> None:
+        super().__init__()
+        if glimpses not in (1, 2, 3):
+            raise ValueError(f"glimpses must be 1, 2 or 3, got {glimpses!r}")
+        if n_answers < 2 or grid_dim < 1 or image_dim < 1 or grid_size < 1:
+            raise ValueError("n_answers >= 2, and grid_dim, image_dim, grid_size >= 1 are needed")
+        self.glimpses = glimpses
+        self.grid_dim = grid_dim
+        self.register_buffer("coords", grid_coordinates(grid_size, grid_size))  # (L, 2)
+        cell_dim = grid_dim + 2
+        self.question = QuestionEncoder(vocab_size, dim, embed_dim, hidden)
+        self.cell_norm = nn.LayerNorm(grid_dim)
+        self.keys = nn.Linear(cell_dim, att_dim)
+        self.queries = nn.ModuleList([nn.Linear(dim, att_dim) for _ in range(glimpses)])
+        self.scores = nn.ModuleList([nn.Linear(att_dim, 1) for _ in range(glimpses)])
+        self.feedback = nn.ModuleList([nn.Linear(cell_dim, dim) for _ in range(glimpses - 1)])
+        self.image = nn.Linear(image_dim + glimpses * cell_dim, dim)
+        self.norm = nn.LayerNorm(dim)
+        self.head = answer_head(dim, n_answers, head_hidden)
+        self.last_attention: torch.Tensor | None = None
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor, image: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+        if grid.dim() != 3 or grid.shape[1:] != (self.coords.shape[0], self.grid_dim):
+            raise ValueError(f"grid must have shape (B, {self.coords.shape[0]}, {self.grid_dim}), got {tuple(grid.shape)}")
+        if image.shape[0] != tokens.shape[0] or grid.shape[0] != tokens.shape[0]:
+            raise ValueError("tokens, image and grid must have the same batch size")
+        q = self.question(tokens, lengths)  # (B, dim)
+        coords = self.coords.expand(grid.shape[0], -1, -1)  # (B, L, 2)
+        cells = torch.cat([self.cell_norm(grid.float()), coords], 2)  # (B, L, D + 2) what and where
+        keys = self.keys(cells)  # (B, L, att)
+        u, seen, weights = q, [], []
+        for k in range(self.glimpses):
+            scores = self.scores[k](torch.tanh(keys + self.queries[k](u)[:, None]))[..., 0]  # (B, L)
+            alpha = scores.softmax(1)  # (B, L)
+            glimpse = torch.einsum("bl,bld->bd", alpha, cells)  # (B, D + 2)
+            if k + 1 < self.glimpses:
+                u = u + torch.tanh(self.feedback[k](glimpse))  # (B, dim) the next query knows what this glimpse saw
+            seen.append(glimpse)
+            weights.append(alpha)
+        self.last_attention = torch.stack(weights, 1).detach()  # (B, glimpses, L)
+        v = torch.tanh(self.norm(self.image(torch.cat([image, *seen], 1))))  # (B, dim)
+        return pointwise_fusion(q, v, self.head)  # (B, A)
+
+
+# ----------------------------------------------------------------------------------------
+# Data, training and evaluation
+# ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class QuestionSet:
+    """Questions with their encoded tokens, answers and types, pointing into an image feature table.
+
+    ``tokens`` (Q, T) long (padded with 0), ``lengths`` (Q,), ``answers`` (Q,) index into
+    the answer vocabulary, ``types`` (Q,) index into the question types, ``scene`` (Q,)
+    index into the image features; ``texts`` and ``answer_texts`` the strings.
+    """
+
+    tokens: torch.Tensor
+    lengths: torch.Tensor
+    answers: torch.Tensor
+    types: torch.Tensor
+    scene: torch.Tensor
+    texts: list[str]
+    answer_texts: list[str]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @classmethod
+    def build(cls, questions: Sequence[Any], vocabulary: Any, answers: Sequence[str], types: Sequence[str]) -> "QuestionSet":
+        """From :class:`~mmcourse.world.language.Question` objects (or anything with scene/type/text/answer)."""
+        if not len(questions):
+            raise ValueError("questions must not be empty")
+        tokens, lengths = vocabulary.encode_batch([q.text for q in questions])  # (Q, T), (Q,)
+        answer_id = {a: j for j, a in enumerate(answers)}
+        unknown = sorted({q.answer for q in questions} - set(answer_id))
+        if unknown:
+            raise ValueError(f"questions have answers outside the answer vocabulary: {unknown}")
+        return cls(
+            tokens=tokens,
+            lengths=lengths,
+            answers=torch.tensor([answer_id[q.answer] for q in questions], dtype=torch.long),  # (Q,)
+            types=torch.tensor([list(types).index(q.type) for q in questions], dtype=torch.long),  # (Q,)
+            scene=torch.tensor([q.scene for q in questions], dtype=torch.long),  # (Q,)
+            texts=[q.text for q in questions],
+            answer_texts=[q.answer for q in questions],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain tensors, lists and strings (for the course cache)."""
+        return dict(self.__dict__)
+
+
+def batches(qs: QuestionSet, features: dict[str, torch.Tensor], batch_size: int, shuffle: bool = True,
+            seed: int = 0, grid: bool = False) -> list[tuple[torch.Tensor, ...]]:
+    """One epoch of batches ``(tokens, lengths, image, [grid,] answers)`` (a list, reshuffled by ``seed``).
+
+    Tokens are cut to the longest question of each batch; ``grid=True`` adds the annotation
+    grid ``(b, L, D)`` that :class:`AttentionVQA` reads.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    gen = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(qs), generator=gen) if shuffle else torch.arange(len(qs))  # (Q,)
+    out = []
+    for idx in order.split(batch_size):  # idx: (b,)
+        lengths = qs.lengths[idx]  # (b,)
+        tokens = qs.tokens[idx, : int(lengths.max())]  # (b, T_b)
+        scene = qs.scene[idx]  # (b,)
+        item = [tokens, lengths, features["global"][scene]]  # (b, T_b), (b,), (b, G)
+        if grid:
+            item.append(features["grid"][scene].float())  # (b, L, D)
+        item.append(qs.answers[idx])  # (b,)
+        out.append(tuple(item))
+    return out
+
+
+class EpochBatches:
+    """Iterable of batches for :func:`mmcourse.training.train`: a new shuffle every epoch (see :func:`batches`)."""
+
+    def __init__(self, qs: QuestionSet, features: dict[str, torch.Tensor], batch_size: int, seed: int = 0,
+                 grid: bool = False) -> None:
+        self.qs, self.features, self.batch_size, self.seed, self.grid = qs, features, batch_size, seed, grid
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.qs) / self.batch_size)
+
+    def __iter__(self):
+        self.epoch += 1
+        return iter(batches(self.qs, self.features, self.batch_size, True, self.seed * 1000 + self.epoch, self.grid))
+
+
+def vqa_step(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float]]:
+    """Cross-entropy over the answers; also returns the batch accuracy."""
+    *inputs, answers = batch
+    logits = model(*inputs)  # (B, A)
+    loss = F.cross_entropy(logits, answers)  # () mean over the batch
+    return loss, {"acc": float((logits.argmax(1) == answers).float().mean())}
+
+
+def fit(model: nn.Module, qs: QuestionSet, features: dict[str, torch.Tensor], *, epochs: int, batch_size: int,
+        lr: float, time_budget: float | None = None, seed: int = 0, desc: str = "training", progress: bool = True) -> Any:
+    """Train a VQA model on ``qs`` with Adam and a one-cycle learning-rate schedule; returns the History.
+
+    Every model of the lesson is trained by this one function, so the baselines differ from
+    the point-wise model only in what they see. ``time_budget`` (seconds) is a safety stop.
+    """
+    from .training import train
+
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be positive, got {lr!r}")
+    loader = EpochBatches(qs, features, batch_size, seed=seed, grid=isinstance(model, AttentionVQA))
+    try:  # the fused implementation is several times faster on small models
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * len(loader), pct_start=0.2)
+    return train(model, loader, vqa_step, optimizer, epochs=epochs, scheduler=scheduler, time_budget=time_budget,
+                 desc=desc, progress=progress)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, qs: QuestionSet, features: dict[str, torch.Tensor], batch_size: int = 1024) -> torch.Tensor:
+    """Answer probabilities ``(Q, A)`` for every question of ``qs``."""
+    model.eval()
+    dev = next(model.parameters()).device
+    grid = isinstance(model, AttentionVQA)
+    probs = []
+    for batch in batches(qs, features, batch_size, shuffle=False, grid=grid):
+        *inputs, _ = batch
+        probs.append(model(*(x.to(dev) for x in inputs)).softmax(1).cpu())  # (b, A)
+    return torch.cat(probs)  # (Q, A)
+
+
+def per_type_accuracy(predictions: Sequence[int] | torch.Tensor, answers: Sequence[int] | torch.Tensor,
+                      types: Sequence[int] | torch.Tensor, type_names: Sequence[str]) -> dict[str, float]:
+    """Accuracy of each question type and overall (the mean over all questions).
+
+    ``predictions``, ``answers`` and ``types`` are ``(Q,)`` integer ids; a type without
+    questions gets ``nan``. Returns ``{type_name: accuracy, ..., "overall": accuracy}``.
+    """
+    pred = torch.as_tensor(predictions)  # (Q,)
+    true = torch.as_tensor(answers)  # (Q,)
+    kind = torch.as_tensor(types)  # (Q,)
+    if not (pred.shape == true.shape == kind.shape) or pred.dim() != 1:
+        raise ValueError(f"predictions, answers and types must be 1-D of one length, got "
+                         f"{tuple(pred.shape)}, {tuple(true.shape)}, {tuple(kind.shape)}")
+    if len(kind) and (int(kind.min()) < 0 or int(kind.max()) >= len(type_names)):
+        raise ValueError(f"types must be ids in 0..{len(type_names) - 1}")
+    hit = (pred == true).float()  # (Q,)
+    out = {}
+    for t, name in enumerate(type_names):
+        mask = kind == t  # (Q,)
+        out[name] = float(hit[mask].mean()) if mask.any() else float("nan")
+    out["overall"] = float(hit.mean()) if len(hit) else float("nan")
+    return out
+
+
+def accuracy_table(results: dict[str, dict[str, float]], columns: Sequence[str]) -> str:
+    """A text table: one row per model (``results[name][column]``), accuracies as percentages."""
+    width = max(len(name) for name in results) + 2
+    lines = [" " * width + "".join(f"{c:>10s}" for c in columns)]
+    for name, row in results.items():
+        lines.append(f"{name:<{width}s}" + "".join(f"{100 * row[c]:10.1f}" for c in columns))
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------
+# The language prior of the skewed training set
+# ----------------------------------------------------------------------------------------
+
+
+def biased_answer(text: str, qtype: str) -> str:
+    """The answer that the *skewed* training set (``skew > 0``) gives most often to this question text.
+
+    It follows the biases documented in :func:`mmcourse.world.language.questions`: a colour
+    question about a star -> "yellow" (:data:`~mmcourse.world.language.FAVOURITE_COLOUR`),
+    a shape question about a red object -> "circle", count -> "two", exists -> "yes",
+    relation -> "yes" (yes/no form) or "circle" ("what is ..." form), and scene question
+    form ``j`` -> ``SCENE_TYPES[j]``. Returns ``""`` when the text names no such word.
+    """
+    from .world.catalog import COLOUR_NAMES, SCENE_TYPES
+    from .world.language import (BIASED_ANSWERS, FAVOURITE_COLOUR, FAVOURITE_SHAPE, QUESTION_TYPES,
+                                 SCENE_QUESTIONS, SHAPE_WORDS)
+    from .world.vocab import tokenize
+
+    if qtype not in QUESTION_TYPES:
+        raise ValueError(f"qtype must be one of {QUESTION_TYPES}, got {qtype!r}")
+    words = tokenize(text)
+    if qtype == "colour":
+        shape_of = {w: s for s, ws in SHAPE_WORDS.items() for w in ws}
+        shapes = [shape_of[w] for w in words if w in shape_of]
+        return FAVOURITE_COLOUR[shapes[0]] if shapes else ""
+    if qtype == "shape":
+        colours = [w for w in words if w in COLOUR_NAMES]
+        return FAVOURITE_SHAPE[colours[0]] if colours else ""
+    if qtype in ("count", "exists"):
+        return BIASED_ANSWERS[qtype]
+    if qtype == "relation":
+        return BIASED_ANSWERS["relation_yesno" if words[:1] == ["is"] else "relation_what"]
+    forms = list(SCENE_QUESTIONS)
+    return SCENE_TYPES[forms.index(text) % len(SCENE_TYPES)] if text in forms else ""
+
+
+def prior_agreement(predictions: Sequence[int] | torch.Tensor, qs: QuestionSet, answers: Sequence[str],
+                    type_names: Sequence[str]) -> dict[str, float]:
+    """How often the predicted answer is the skewed set's :func:`biased_answer`, per type and overall."""
+    pred = torch.as_tensor(predictions)  # (Q,)
+    if pred.shape != (len(qs),):
+        raise ValueError(f"predictions must have shape ({len(qs)},), got {tuple(pred.shape)}")
+    bias = [biased_answer(t, type_names[int(k)]) for t, k in zip(qs.texts, qs.types)]
+    same = torch.tensor([answers[int(p)] == b for p, b in zip(pred, bias)], dtype=torch.float32)  # (Q,)
+    return per_type_accuracy(same, torch.ones(len(qs)), qs.types, type_names)
+
+
+# ----------------------------------------------------------------------------------------
+# Checks of the lesson's exercises
+# ----------------------------------------------------------------------------------------
+
+
+def check_fusion_head(fn: Any) -> None:
+    """Exercise check: ``fn(q, v, W1, b1, W2, b2)`` must compute ``tanh((q * v) W1^T + b1) W2^T + b2``.
+
+    Compares with :func:`pointwise_fusion` and :func:`answer_head` on fixed inputs, and
+    says which common mistake (concatenation, a sum, a missing tanh) the result looks like.
+    """
+    from . import checks
+
+    gen = torch.Generator().manual_seed(6)
+    q = torch.rand(5, 8, generator=gen) * 2 - 1  # (B, dim)
+    v = torch.rand(5, 8, generator=gen) * 2 - 1  # (B, dim)
+    head = answer_head(8, 4, hidden=6)
+    with torch.no_grad():
+        for p in head.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen))
+    w1, b1, w2, b2 = head[0].weight, head[0].bias, head[2].weight, head[2].bias
+    with torch.no_grad():
+        expected = pointwise_fusion(q, v, head)  # (B, A)
+        got = fn(q, v, w1, b1, w2, b2)
+    if got is None:
+        raise checks.CheckFailed("got None — did you forget to return the logits?")
+    checks.shape(got, (5, 4), name="logits")
+    wrong = {
+        "the sum q + v instead of the product": head(q + v),
+        "no tanh after the first layer": (q * v) @ w1.T @ w2.T + b1 @ w2.T + b2,
+        "only the image vector v": head(v),
+        "only the question vector q": head(q),
+    }
+    for mistake, value in wrong.items():
+        if torch.allclose(torch.as_tensor(got, dtype=value.dtype), value, atol=1e-5):
+            raise checks.CheckFailed(f"logits match {mistake}; fuse with q * v, then tanh(W1 z + b1), then W2 h + b2")
+    checks.close(got, expected, name="logits", tol=1e-5)
+
+
+def check_per_type_accuracy(fn: Any, type_names: Sequence[str] = ("colour", "shape", "count")) -> None:
+    """Exercise check: ``fn(predictions, answers, types, type_names)`` against :func:`per_type_accuracy`.
+
+    A small hand-made case (one type without questions must give ``nan``, ``"overall"``
+    is the mean over *questions*, not over types) and a random one.
+    """
+    from . import checks
+
+    pred = torch.tensor([1, 2, 3, 3, 0, 5])  # (Q,)
+    true = torch.tensor([1, 2, 0, 3, 1, 5])  # (Q,)
+    kind = torch.tensor([0, 0, 0, 0, 2, 2])  # (Q,) no question of type 1
+    cases = [(pred, true, kind)]
+    gen = torch.Generator().manual_seed(7)
+    cases.append((torch.randint(0, 4, (200,), generator=gen), torch.randint(0, 4, (200,), generator=gen),
+                  torch.randint(0, len(type_names), (200,), generator=gen)))
+    for k, (p, t, y) in enumerate(cases):
+        expected = per_type_accuracy(p, t, y, type_names)
+        got = fn(p, t, y, type_names)
+        if not isinstance(got, dict):
+            raise checks.CheckFailed(f"expected a dict {{type name: accuracy, ..., 'overall': accuracy}}, got {type(got).__name__}")
+        missing = [key for key in expected if key not in got]
+        if missing:
+            raise checks.CheckFailed(f"the result has no entry for {missing}")
+        for key, value in expected.items():
+            mine = float(got[key])
+            if math.isnan(value):
+                checks.true(math.isnan(mine), f"'{key}' has no questions in case {k + 1}: its accuracy must be nan, got {mine}")
+            elif key == "overall" and not abs(mine - value) < 1e-6:
+                types_mean = float(np.nanmean([expected[n] for n in type_names]))
+                hint = " (that is the mean of the per-type accuracies; take the mean over all questions)" if abs(mine - types_mean) < 1e-6 else ""
+                raise checks.CheckFailed(f"'overall' is {mine:.4f} in case {k + 1}, expected {value:.4f}{hint}")
+            else:
+                checks.true(abs(mine - value) < 1e-6, f"'{key}' is {mine:.4f} in case {k + 1}, expected {value:.4f}")
+
+
+# ----------------------------------------------------------------------------------------
+# The lesson's data, made once and cached
+# ----------------------------------------------------------------------------------------
+
+FEATURES_VERSION = "1"
+"""Version of :func:`global_features`; part of the cache key of :func:`lesson_data`."""
+
+
+def lesson_data(n_train: int, n_test: int, per_scene: int = 3, test_per_scene: int = 4, skew: float = 0.9,
+                image_size: int = 64, verbose: bool = True) -> dict[str, Any]:
+    """Scenes, frozen-encoder features and questions of lesson 06, built once and cached.
+
+    The training scenes come from the world's ``"train"`` seed and the test scenes from its
+    ``"test"`` seed (:func:`~mmcourse.world.datasets.split_seed`), so they never share a
+    scene. The *same* training scenes get two question sets: a balanced one (``skew=0``)
+    and a skewed one (``skew``); the test questions are always balanced.
+
+    Returns a dict: ``"train"`` and ``"test"`` features (see :func:`extract_features`),
+    ``"balanced"``, ``"skewed"`` and ``"test_questions"`` (:class:`QuestionSet` dicts, read
+    them with ``QuestionSet(**d)``), ``"test_images"`` uint8 ``(n_test, S, S, 3)``.
+    """
+    import dataclasses
+
+    from .cache import cached
+    from .encoders import EncoderConfig, pretrained_grid_encoder
+    from .runtime import preset
+    from .world.datasets import split_seed
+    from .world.language import GRAMMAR_VERSION, QUESTION_TYPES, answer_vocabulary, questions
+    from .world.scenes import GENERATOR_VERSION, render, sample_scenes
+    from .world.vocab import course_vocabulary
+
+    for name, value in (("n_train", n_train), ("n_test", n_test), ("per_scene", per_scene), ("test_per_scene", test_per_scene)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not 0 <= skew <= 1:
+        raise ValueError(f"skew must be in [0, 1], got {skew!r}")
+    encoder_config = EncoderConfig.for_preset(preset())
+    if encoder_config.image_size != image_size:
+        encoder_config = dataclasses.replace(encoder_config, image_size=image_size)
+    config = {"n_train": n_train, "n_test": n_test, "per_scene": per_scene, "test_per_scene": test_per_scene,
+              "skew": float(skew), "encoder": dataclasses.asdict(encoder_config), "world": GENERATOR_VERSION,
+              "grammar": GRAMMAR_VERSION, "features": FEATURES_VERSION}
+
+    def build() -> dict[str, Any]:
+        encoder = pretrained_grid_encoder(encoder_config, progress=verbose)
+        vocab, answers = course_vocabulary(), answer_vocabulary()
+        train_scenes = sample_scenes(n_train, seed=split_seed("train"))
+        test_scenes = sample_scenes(n_test, seed=split_seed("test"))
+        test_images = _render(test_scenes, image_size)  # (n_test, S, S, 3) uint8
+        seed = split_seed("train")
+        sets = {
+            "balanced": questions(train_scenes, per_scene=per_scene, seed=seed),
+            "skewed": questions(train_scenes, per_scene=per_scene, seed=seed, skew=skew),
+            "test_questions": questions(test_scenes, per_scene=test_per_scene, seed=split_seed("test")),
+        }
+        out = {name: QuestionSet.build(qs, vocab, answers, QUESTION_TYPES).to_dict() for name, qs in sets.items()}
+        out["train"] = extract_features(encoder, _render(train_scenes, image_size))
+        out["test"] = extract_features(encoder, test_images)
+        out["test_images"] = torch.from_numpy(test_images)
+        return out
+
+    def _render(scenes: Any, size: int, chunk: int = 2000) -> np.ndarray:
+        return np.concatenate([render(scenes[i : i + chunk], size=size).images for i in range(0, len(scenes), chunk)])  # (N, S, S, 3)
+
+    data = cached("vqa-lesson-data", config, build, verbose=verbose)
+    data["test_images"] = data["test_images"].numpy()
+    return data

@@ -1,0 +1,187 @@
+"""The question widget of lesson 06: pick a scene (or draw a new one), ask, see the answers.
+
+    explorer = VQAExplorer(models, encoder, vocabulary, answers, scenes, images, features)
+    explorer            # controls, the scene with the top-5 answers as bars, a status line
+
+The status line says what was asked and answered, e.g.
+``test scene 3 | point-wise (balanced): "how many stars are there?" -> two (87%)``, and lists
+the words the vocabulary does not know (they are read as ``<unk>``, never an error). For an
+attention model the picture also shows where each glimpse looked.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from . import vqa
+
+
+class VQAExplorer:
+    """Controls ``scene`` (a dropdown), ``new scene`` (a button), ``question`` (a text box, read
+    on Enter) and ``model`` (a dropdown); a picture of the scene with the top-``top_k`` answers;
+    a status line.
+
+    Args:
+        models: display name -> trained :class:`~mmcourse.vqa.VQAModel` or :class:`~mmcourse.vqa.AttentionVQA`.
+        encoder: the frozen course encoder (to read scenes drawn with ``new scene``).
+        vocabulary: the course :class:`~mmcourse.world.vocab.Vocabulary`.
+        answers: the answer vocabulary.
+        scenes: a :class:`~mmcourse.world.scenes.SceneBatch` to pick from, with its rendered
+            ``images`` uint8 ``(N, S, S, 3)`` and ``features`` from :func:`~mmcourse.vqa.extract_features`.
+        question: the first question.
+        new_scene_seed: seed of the first scene drawn with ``new scene`` (the next ones count up).
+
+    ``line`` holds the last status line, ``top`` the last ``[(answer, probability), ...]``.
+    """
+
+    def __init__(self, models: Mapping[str, torch.nn.Module], encoder: torch.nn.Module, vocabulary: Any,
+                 answers: list[str], scenes: Any, images: np.ndarray, features: Mapping[str, torch.Tensor],
+                 question: str = "what colour is the star?", new_scene_seed: int = 10_000, top_k: int = 5,
+                 dpi: int = 72) -> None:
+        if not models:
+            raise ValueError("models must hold at least one (name -> model) entry")
+        if len(images) != len(scenes) or len(features["global"]) != len(scenes):
+            raise ValueError(f"scenes ({len(scenes)}), images ({len(images)}) and features "
+                             f"({len(features['global'])}) must describe the same scenes")
+        if not 1 <= top_k <= len(answers):
+            raise ValueError(f"top_k must be between 1 and {len(answers)}, got {top_k}")
+        self.models = dict(models)
+        self.encoder, self.vocabulary, self.answers = encoder, vocabulary, list(answers)
+        self.top_k, self.dpi = top_k, dpi
+        self._next_seed = int(new_scene_seed)
+        self._drawn = 0
+        self.pictures: dict[str, np.ndarray] = {}  # scene name -> image (S, S, 3) uint8
+        self.inputs: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # scene name -> (global (G,), grid (L, D))
+        self.descriptions: dict[str, str] = {}
+        for i in range(len(scenes)):
+            self._add(f"test scene {i}", images[i], features["global"][i], features["grid"][i], scenes.describe(i))
+        style = {"description_width": "70px"}
+        self.scene = widgets.Dropdown(options=list(self.pictures), description="scene", style=style,
+                                      layout=widgets.Layout(width="260px"))
+        self.new_scene = widgets.Button(description="new scene", tooltip="draw a new random scene")
+        self.question = widgets.Text(value=question, description="question", continuous_update=False, style=style,
+                                     placeholder="type a question and press Enter", layout=widgets.Layout(width="520px"))
+        self.model = widgets.Dropdown(options=list(self.models), description="model", style=style,
+                                      layout=widgets.Layout(width="320px"))
+        self.image = widgets.Image(format="png")
+        self.status = widgets.Output()
+        self.line = ""
+        self.top: list[tuple[str, float]] = []
+        self.seconds = 0.0
+        for control in (self.scene, self.question, self.model):
+            control.observe(self.redraw, names="value")
+        self.new_scene.on_click(self.draw_new_scene)
+        self.widget = widgets.VBox([widgets.HBox([self.scene, self.new_scene, self.model]), self.question,
+                                    self.image, self.status])
+        self.redraw()
+
+    def _add(self, name: str, image: np.ndarray, global_vec: torch.Tensor, grid: torch.Tensor, text: str) -> None:
+        self.pictures[name] = np.asarray(image)
+        self.inputs[name] = (global_vec.float(), grid.float())
+        self.descriptions[name] = text
+
+    def draw_new_scene(self, _: object = None) -> str:
+        """Sample a fresh scene (seeds outside the training and test ranges), add it and select it."""
+        from .world.scenes import render, sample_scenes
+
+        scene = sample_scenes(1, seed=self._next_seed)
+        self._next_seed += 1
+        self._drawn += 1
+        picture = render(scene, size=self.encoder_size()).images  # (1, S, S, 3)
+        feats = vqa.extract_features(self.encoder, picture)
+        name = f"new scene {self._drawn}"
+        self._add(name, picture[0], feats["global"][0], feats["grid"][0], scene.describe(0))
+        self.scene.options = list(self.pictures)
+        self.scene.value = name  # its observer redraws
+        return self.line
+
+    def encoder_size(self) -> int:
+        """Image side the picked scenes have (new scenes are drawn the same size)."""
+        return int(next(iter(self.pictures.values())).shape[0])
+
+    def answer(self, scene: str, question: str, model: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Answer probabilities ``(A,)`` and, for an attention model, its weights ``(glimpses, L)``."""
+        net = self.models[model]
+        global_vec, grid = self.inputs[scene]  # (G,), (L, D)
+        tokens, lengths = self.vocabulary.encode_batch([question])  # (1, T), (1,)
+        if int(lengths[0]) == 0:
+            tokens, lengths = torch.full((1, 1), self.vocabulary.unk_id), torch.ones(1, dtype=torch.long)  # (1, 1), (1,)
+        dev = next(net.parameters()).device
+        net.eval()
+        with torch.no_grad():
+            inputs = [tokens.to(dev), lengths, global_vec[None].to(dev)]  # (1, T), (1,), (1, G)
+            if isinstance(net, vqa.AttentionVQA):
+                inputs.append(grid[None].to(dev))  # (1, L, D)
+            probs = net(*inputs).softmax(1)[0].cpu()  # (A,)
+        attention = net.last_attention[0].cpu() if isinstance(net, vqa.AttentionVQA) else None  # (glimpses, L)
+        return probs, attention
+
+    def _picture(self, scene: str, attention: torch.Tensor | None, title: str) -> bytes:
+        panels = 2 + (0 if attention is None else len(attention))
+        fig = Figure(figsize=(2.4 * panels + 1.2, 2.6), dpi=self.dpi)
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(1, panels, gridspec_kw={"width_ratios": [1] * (panels - 1) + [1.6]})
+        picture = self.pictures[scene]  # (S, S, 3)
+        axes[0].imshow(picture)
+        axes[0].set_title(scene, fontsize=9)
+        if attention is not None:
+            side = int(round(attention.shape[1] ** 0.5))
+            for k, alpha in enumerate(attention):
+                ax = axes[1 + k]
+                ax.imshow(picture)
+                ax.imshow(alpha.reshape(side, side).numpy(), cmap="magma", alpha=0.6, interpolation="nearest",
+                          extent=(-0.5, picture.shape[1] - 0.5, picture.shape[0] - 0.5, -0.5))
+                ax.set_title(f"glimpse {k + 1}", fontsize=9)
+        for ax in axes[:-1]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        ax = axes[-1]
+        names = [a for a, _ in self.top][::-1]
+        values = [p for _, p in self.top][::-1]
+        ax.barh(names, values, color=["0.7"] * (len(values) - 1) + ["tab:blue"])
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("probability", fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.set_title(title, fontsize=9)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        return buffer.getvalue()
+
+    def redraw(self, change: object = None) -> str:
+        """Answer the question about the scene with the model; redraw; return the status line."""
+        start = time.perf_counter()
+        scene, question, model = self.scene.value, self.question.value.strip(), self.model.value
+        if not question:
+            self.top = []
+            self.line = f"{scene} | {model}: type a question and press Enter"
+        else:
+            probs, attention = self.answer(scene, question, model)
+            best = probs.topk(self.top_k)
+            self.top = [(self.answers[int(j)], float(p)) for p, j in zip(best.values, best.indices)]
+            answer, p = self.top[0]
+            self.line = f'{scene} | {model}: "{question}" -> {answer} ({p:.0%})'
+            unknown = self.vocabulary.unknown_words(question)
+            if unknown:
+                self.line += " | not in the vocabulary (read as <unk>): " + ", ".join(repr(w) for w in unknown)
+            self.image.value = self._picture(scene, attention, f"top {self.top_k} answers")
+        self.seconds = time.perf_counter() - start
+        text = self.line + "\n" + self.descriptions[scene] + "\n"
+        # set the output's content directly (not `with self.status: print(...)`), which also works
+        # where no front end captures outputs, e.g. a headless notebook run
+        self.status.outputs = ({"output_type": "stream", "name": "stdout", "text": text},)
+        return self.line
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
