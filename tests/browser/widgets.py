@@ -120,6 +120,21 @@ LESSONS: dict[str, list[Widget]] = {
         dropdown("word"),
         toggle_buttons("vectors", option="sentence"),
     ],
+    "02_joint_embedding_tagging.ipynb": [  # tags -> images (a typed query) and image -> tags
+        text("query", type="crimson sparkle"),
+        slider("image"),
+    ],
+    "04_captioning_show_attend_tell.ipynb": [  # the attention explorer; its status line is in an Output
+        slider("word"),
+        dropdown("image"),
+        button("new scene"),
+    ],
+    "06_visual_question_answering.ipynb": [  # the question widget; its status line is an Output
+        dropdown("scene"),
+        text("question", type="how many stars are there?"),
+        dropdown("model"),
+        button("new scene"),
+    ],
     "07_stft_and_spectrograms.ipynb": [  # the spectrogram explorer; its status line is an Output
         dropdown("clip"),
         dropdown("n_fft"),
