@@ -191,6 +191,36 @@ def parse_query(vectors: Any, text: str) -> tuple[torch.Tensor | None, list[str]
     return (phrase_vector(vectors, known) if known else None), known, unknown
 
 
+LABEL_WORDS: tuple[str, ...] = tuple(sorted({w for tag in TAGS for w in tag.split()}))
+"""The words the tags are made of (colours, shapes, scene types): the only directions of
+the word space the map is ever trained against."""
+
+
+def label_space_vector(vectors: Any, words: Sequence[str], temperature: float = 0.05,
+                       label_words: Sequence[str] = LABEL_WORDS) -> torch.Tensor:
+    """A query read through the label words ``(D,)``, in the spirit of ConSE (Norouzi et al. 2014).
+
+    The map from images into the word space is only trained to rank tag targets, so the
+    directions no label word uses are left as initialised, and a query word's component
+    along them adds noise to its scores. Here each query word is replaced by a convex
+    combination of the label words' unit vectors, weighted by ``softmax(cosine / temperature)``,
+    before the words are summed and normalised as in :func:`phrase_vector`. A synonym still
+    has to lie nearest to its own label word in the text space: the text model does the work.
+    """
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature!r}")
+    missing = vectors.unknown(list(words) + list(label_words))
+    if missing:
+        raise ValueError(f"the word vectors do not know {missing}")
+    if not words:
+        raise ValueError("words must hold at least one word")
+    labels = vectors.subset(list(label_words))  # (W, D) unit vectors
+    query = vectors.subset(list(words))  # (Q, D)
+    weights = torch.softmax(query @ labels.T / temperature, dim=1)  # (Q, W)
+    mixed = F.normalize(weights @ labels, dim=1)  # (Q, D) each word as a mix of label words
+    return F.normalize(mixed.sum(0), dim=0)  # (D,)
+
+
 # ----------------------------------------------------------------------------------------
 # Models
 # ----------------------------------------------------------------------------------------

@@ -69,6 +69,28 @@ def test_targets_and_queries():
         dv.parse_query(wv, 3)
 
 
+def test_label_space_vector_reads_a_query_through_the_label_words():
+    wv = _vectors()
+    assert set(dv.LABEL_WORDS) == set(COLOUR_NAMES) | set(SHAPES) | set(SCENE_TYPES)
+    square = wv.vector("square")  # (D,)
+    raw = wv.vector("box")  # (D,) square plus a little of the first colour
+    read = dv.label_space_vector(wv, ["box"])  # (D,)
+    assert float(read.norm()) == pytest.approx(1.0)
+    assert float(read @ square) > float(raw @ square)  # the off-label part of 'box' is gone
+    assert float(read @ square) > 0.99  # nearly all the weight on square (cosine 0.995 against 0 for the others)
+    # a label word is read as itself (all its weight on its own vector) at a low temperature
+    assert torch.allclose(dv.label_space_vector(wv, ["red"], temperature=0.01), wv.vector("red"), atol=1e-6)
+    # several words: each is read, then summed and normalised like phrase_vector
+    both = dv.label_space_vector(wv, ["red", "square"], temperature=0.01)  # (D,)
+    assert torch.allclose(both, dv.phrase_vector(wv, ["red", "square"]), atol=1e-6)
+    with pytest.raises(ValueError, match="temperature"):
+        dv.label_space_vector(wv, ["box"], temperature=0.0)
+    with pytest.raises(ValueError, match="crimson"):
+        dv.label_space_vector(wv, ["crimson"])
+    with pytest.raises(ValueError, match="at least one"):
+        dv.label_space_vector(wv, [])
+
+
 def test_devise_shapes_pools_and_bad_input():
     model = dv.DeViSE(12, 5)
     features = torch.randn(3, 4, 12)  # (B, L, C)
