@@ -5,8 +5,8 @@ The pieces of lesson 04:
 - :class:`SoftAttention` — the MLP attention ``f_att(a_i, h)``: a score per annotation
   vector, a softmax over the ``L`` cells, and the weighted sum (the *context vector*).
 - :class:`ShowAttendTell` — the LSTM decoder. Its state starts from the mean annotation
-  vector; at every step it attends, gates the context with the scalar ``beta`` and
-  predicts the next word with the *deep output layer*
+  vector; at every step it attends (optionally gating the context with the paper's scalar
+  ``beta``) and predicts the next word with the *deep output layer*
   ``p(y_t) ~ exp(L_o(E y_{t-1} + L_h h_t + L_z z_t))``. The variants share the code:
 
   * ``attention="soft", query="previous"`` — the paper: the attention query is
@@ -76,6 +76,9 @@ class SoftAttention(nn.Module):
         self.feat_proj = nn.Linear(feat_dim, att_dim)  # W_a and b
         self.hidden_proj = nn.Linear(hidden_dim, att_dim, bias=False)  # W_h
         self.score = nn.Linear(att_dim, 1)  # w (and a constant that the softmax ignores)
+        # Start from uniform weights (alpha_i = 1/L): the decoder begins as the mean-feature
+        # baseline, and the gradient, not a random initialisation, decides where to look.
+        nn.init.zeros_(self.score.weight)
 
     def project(self, annotations: torch.Tensor) -> torch.Tensor:
         """``W_a a_i + b`` for every cell: (B, L, D) -> (B, L, A)."""
@@ -116,11 +119,14 @@ class ShowAttendTell(nn.Module):
         attention: ``"soft"`` or ``"none"`` (:data:`ATTENTIONS`).
         query: ``"previous"`` or ``"updated"`` (:data:`QUERIES`); ignored without attention.
         gate: multiply the context by ``beta = sigmoid(f_beta(query))`` (the paper's gating scalar).
+            Off by default: on the course world the gate can close early in training (beta near 0),
+            and then no gradient reaches the attention and it never learns where to look (lesson 04
+            measures this).
         dropout: dropout before the output layer.
     """
 
     def __init__(self, vocab_size: int, feat_dim: int = 64, embed_dim: int = 128, hidden_dim: int = 256,
-                 att_dim: int = 128, attention: str = "soft", query: str = "previous", gate: bool = True,
+                 att_dim: int = 128, attention: str = "soft", query: str = "previous", gate: bool = False,
                  dropout: float = 0.2) -> None:
         super().__init__()
         for name, value in (("vocab_size", vocab_size), ("feat_dim", feat_dim), ("embed_dim", embed_dim),
@@ -775,6 +781,7 @@ def check_soft_attention(fn: Callable[..., Any]) -> None:
 
     torch.manual_seed(0)
     att = SoftAttention(6, 5, 4).double()
+    nn.init.normal_(att.score.weight)  # a trained w: the initial zeros would make every alpha uniform
     annotations, hidden = _fixed(1, 3, 7, 6), _fixed(2, 3, 5)  # (3, 7, 6), (3, 5)
     with torch.no_grad():
         ref_context, ref_alpha = att(annotations, hidden)  # (3, 6), (3, 7)

@@ -23,12 +23,13 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-VARIANTS = [  # the paper's, Lu et al.'s, no attention
+VARIANTS = [  # the paper's (with and without its gate), Lu et al.'s, no attention
     dict(attention="soft", query="previous"),
+    dict(attention="soft", query="previous", gate=True),
     dict(attention="soft", query="updated"),
     dict(attention="none"),
 ]
-IDS = ["xu", "lu", "none"]
+IDS = ["xu", "xu-gate", "lu", "none"]
 
 
 # ---------------------------------------------------------------- BLEU, against hand-computed values
@@ -94,9 +95,21 @@ def _batch(b=4, t=9, vocab=20, d=16, seed=0):
     return feats, caps
 
 
-def _model(vocab=20, d=16, **kw):
+def _model(vocab=20, d=16, trained_scores=True, **kw):
     torch.manual_seed(0)
-    return C.ShowAttendTell(vocab, feat_dim=d, embed_dim=16, hidden_dim=24, att_dim=12, **kw)
+    model = C.ShowAttendTell(vocab, feat_dim=d, embed_dim=16, hidden_dim=24, att_dim=12, **kw)
+    if trained_scores and model.att is not None:
+        torch.nn.init.normal_(model.att.score.weight)  # as after training: a fresh model's maps are uniform
+    return model
+
+
+def test_fresh_attention_is_uniform_and_learns_to_move():
+    feats, caps = _batch()
+    model = _model(trained_scores=False, attention="soft", query="updated")
+    logits, alphas = model(feats, caps)  # (B, T, V), (B, T, L)
+    assert torch.allclose(alphas, torch.full_like(alphas, 1 / alphas.shape[-1]))
+    C.caption_loss(logits, caps, alphas)[0].backward()
+    assert model.att.score.weight.grad.abs().sum() > 0  # the scores get a gradient, so the maps can move
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=IDS)
@@ -295,7 +308,7 @@ def test_attention_explorer_line_follows_its_controls():
     vocab = Vocabulary(["a", "red", "star"])
     model = _model(attention="soft", query="updated", vocab=len(vocab))
     with torch.no_grad():
-        model.out.bias[END] = -100.0  # never stop: the caption has many words to slide over
+        model.out.bias[[PAD, START, END]] = -100.0  # never stop: the caption has many words to slide over
     images = (torch.rand(3, 3, 64, 64) * 255).to(torch.uint8)
     explorer = AttentionExplorer(encoder, model, vocab, images)
     lines = [explorer.line]
