@@ -177,6 +177,58 @@ def cached_model(
     return model
 
 
+def fingerprint(*tensors: torch.Tensor) -> str:
+    """A short hash of the values, shapes and dtypes of ``tensors``: part of a cache key
+    when a model is trained on data that a key of settings alone would not pin down."""
+    digest = hashlib.sha1()
+    for i, tensor in enumerate(tensors):
+        if not torch.is_tensor(tensor):
+            raise TypeError(f"tensors[{i}] must be a torch.Tensor, got {type(tensor).__name__}")
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{tuple(t.shape)} {t.dtype};".encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()[:16]
+
+
+def cached_training(
+    name: str,
+    config: Mapping[str, Any],
+    model: nn.Module,
+    fit: Callable[[nn.Module], Any],
+    verbose: bool = True,
+) -> Any:
+    """Like :func:`cached_model`, for a lesson's own models: ``fit(model)`` returns the
+    :class:`~mmcourse.training.History`, which is stored with the weights and returned.
+
+    The first run of a lesson trains; a second run with the same ``config`` (settings, seed
+    and a :func:`fingerprint` of the training data) reads the weights and the history back,
+    so the plots and numbers are those of the run that trained. Delete ``data/cache/`` (or
+    call :func:`clear` with ``name``) to train again.
+    """
+    from . import __version__
+    from .training import History
+
+    path = cache_path(name, config)
+    meta = {"name": name, "config": _jsonable(dict(config)), "version": __version__}
+    try:
+        stored = load(path, meta)
+        model.load_state_dict(stored["state"])
+        history = History.from_dict(stored["history"])
+        model.eval()
+        if verbose:
+            _report(f"loaded trained {name} from the cache (trained in {history.seconds:.1f} s on the first run)")
+        return history
+    except CacheError as error:
+        if path.exists():
+            _report(f"{error} — training it again")
+    except (RuntimeError, KeyError, TypeError) as error:
+        _report(f"{path.name} does not fit the model ({type(error).__name__}) — training it again")
+    history = fit(model)
+    state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
+    save({"state": state, "history": history.to_dict()}, path, meta)
+    return history
+
+
 def clear(name: str | None = None) -> int:
     """Delete cache entries (all, or those of one ``name``); returns how many files went."""
     count = 0

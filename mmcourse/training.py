@@ -70,6 +70,21 @@ class History:
         ax.set_title(title or f"{self.n_steps} steps in {self.seconds:.1f} s")
         return ax
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain numbers and lists (what the cache stores next to trained weights)."""
+        return {"steps": dict(self.steps), "epochs": dict(self.epochs), "seconds": self.seconds,
+                "n_steps": self.n_steps, "n_epochs": self.n_epochs, "stopped_early": self.stopped_early}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "History":
+        """The inverse of :meth:`to_dict`."""
+        history = cls()
+        history.steps.update({k: list(v) for k, v in data["steps"].items()})
+        history.epochs.update({k: list(v) for k, v in data["epochs"].items()})
+        history.seconds, history.n_steps = float(data["seconds"]), int(data["n_steps"])
+        history.n_epochs, history.stopped_early = int(data["n_epochs"]), bool(data["stopped_early"])
+        return history
+
     def __repr__(self) -> str:
         keys = ", ".join(sorted({*self.steps, *self.epochs}))
         return f"History({self.n_epochs} epochs, {self.n_steps} steps, {self.seconds:.1f} s; {keys})"

@@ -97,3 +97,39 @@ def test_clear(tmp_cache):
     cache.cached("b", {}, lambda: 2)
     assert cache.clear("a") == 1
     assert cache.clear() == 1
+
+
+def test_fingerprint_follows_values_shapes_and_dtypes():
+    a = torch.arange(6.0)
+    assert cache.fingerprint(a) == cache.fingerprint(a.clone())
+    assert cache.fingerprint(a) != cache.fingerprint(a + 1e-3)
+    assert cache.fingerprint(a) != cache.fingerprint(a.view(2, 3))
+    assert cache.fingerprint(a) != cache.fingerprint(a.double())
+    assert cache.fingerprint(a, a) != cache.fingerprint(a)
+    with pytest.raises(TypeError, match=r"tensors\[1\]"):
+        cache.fingerprint(a, [1, 2])
+
+
+def test_cached_training_keeps_weights_and_history(capsys):
+    from mmcourse.training import train
+
+    def fit(model):
+        calls.append(1)
+        batches = [(torch.randn(8, 3), torch.randn(8, 1)) for _ in range(5)]
+        return train(model, batches, lambda m, b: torch.nn.functional.mse_loss(m(b[0]), b[1]), epochs=2,
+                     lr=1e-2, progress=False)
+
+    calls = []
+    torch.manual_seed(0)
+    first = torch.nn.Linear(3, 1)
+    h1 = cache.cached_training("lesson-demo", {"seed": 0}, first, fit)
+    second = torch.nn.Linear(3, 1)  # other initial weights
+    h2 = cache.cached_training("lesson-demo", {"seed": 0}, second, fit)
+    assert len(calls) == 1 and "loaded trained lesson-demo" in capsys.readouterr().out
+    assert torch.equal(first.weight, second.weight)
+    assert h2.steps["loss"] == h1.steps["loss"] and h2.n_steps == h1.n_steps == 10 and h2.seconds == h1.seconds
+    cache.cached_training("lesson-demo", {"seed": 1}, torch.nn.Linear(3, 1), fit)  # other settings: trains
+    assert len(calls) == 2
+    # weights of another architecture under the same key: reported in one line and trained again
+    h3 = cache.cached_training("lesson-demo", {"seed": 0}, torch.nn.Linear(4, 1), lambda m: h1)
+    assert "does not fit" in capsys.readouterr().out and h3 is h1
