@@ -575,15 +575,28 @@ class CaptionBatches:
 def train_captioner(model: ShowAttendTell, data: dict[str, Any], epochs: int = 3, lr: float = 3e-3,
                     lam: float = 0.0, batch_size: int = 128, seed: int = 0, time_budget: float | None = None,
                     desc: str = "training", progress: bool = True,
-                    evaluate: Callable[[nn.Module], dict[str, float]] | None = None) -> Any:
+                    evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
+                    cache_name: str | None = None) -> Any:
     """Teacher-forced training with :func:`mmcourse.training.train` (Adam, one-cycle schedule).
 
     ``lam`` weighs the doubly stochastic term. Deterministic for a given ``seed``;
     ``time_budget`` (seconds) is a safety stop; ``evaluate(model) -> {name: value}`` runs
     after every epoch. Returns the :class:`~mmcourse.training.History`.
+
+    With ``cache_name`` the trained weights and the history are kept in the cache
+    (:func:`mmcourse.cache.cached_training`), keyed by the model, the settings and the
+    training data, so running the lesson again does not train again.
     """
+    from . import cache
     from .runtime import seed_everything
     from .training import train
+
+    if cache_name is not None:
+        key = {"model": repr(model), "feature_scale": cache.fingerprint(model.feat_mean, model.feat_std),
+               "data": cache.fingerprint(data["feats"], data["tokens"], data["scene"]), "epochs": epochs, "lr": lr, "lam": lam,
+               "batch_size": batch_size, "seed": seed, "time_budget": time_budget}
+        return cache.cached_training(cache_name, key, model, lambda m: train_captioner(
+            m, data, epochs, lr, lam, batch_size, seed, time_budget, desc, progress, evaluate))
 
     seed_everything(seed)
     batches = CaptionBatches(data, batch_size=batch_size, seed=seed)

@@ -445,13 +445,25 @@ def vqa_step(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.T
 
 
 def fit(model: nn.Module, qs: QuestionSet, features: dict[str, torch.Tensor], *, epochs: int, batch_size: int,
-        lr: float, time_budget: float | None = None, seed: int = 0, desc: str = "training", progress: bool = True) -> Any:
+        lr: float, time_budget: float | None = None, seed: int = 0, desc: str = "training", progress: bool = True,
+        cache_name: str | None = None) -> Any:
     """Train a VQA model on ``qs`` with Adam and a one-cycle learning-rate schedule; returns the History.
 
     Every model of the lesson is trained by this one function, so the baselines differ from
     the point-wise model only in what they see. ``time_budget`` (seconds) is a safety stop.
+    With ``cache_name`` the trained weights and the history are kept in the cache
+    (:func:`mmcourse.cache.cached_training`), keyed by the model, the settings and the data.
     """
+    from . import cache
     from .training import train
+
+    if cache_name is not None:
+        tensors = [v for v in vars(qs).values() if torch.is_tensor(v)] + [features[k] for k in sorted(features)]
+        key = {"model": repr(model), "data": cache.fingerprint(*tensors), "epochs": epochs, "batch_size": batch_size,
+               "lr": lr, "time_budget": time_budget, "seed": seed}
+        return cache.cached_training(cache_name, key, model, lambda m: fit(
+            m, qs, features, epochs=epochs, batch_size=batch_size, lr=lr, time_budget=time_budget, seed=seed,
+            desc=desc, progress=progress))
 
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")

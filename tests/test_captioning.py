@@ -325,3 +325,23 @@ def test_attention_explorer_line_follows_its_controls():
     assert peak_cell(alpha) == (3, 5, 1.0) and upsample_map(alpha, 64).shape == (64, 64)
     with pytest.raises(ValueError, match="attention"):
         AttentionExplorer(encoder, _model(attention="none", vocab=len(vocab)), vocab, images)
+
+
+def test_train_captioner_keeps_the_trained_model_in_the_cache(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MMCOURSE_CACHE", str(tmp_path))
+    g = torch.Generator().manual_seed(0)
+    data = {"feats": torch.randn(6, 64, 16, generator=g),  # (N, L, D)
+            "tokens": torch.cat([torch.full((12, 1), START), torch.randint(4, 20, (12, 4), generator=g),
+                                 torch.full((12, 1), END)], 1),  # (M, T+1)
+            "scene": torch.arange(12) // 2}  # (M,)
+    first = _model().fit_feature_scale(data["feats"])
+    h1 = C.train_captioner(first, data, epochs=2, batch_size=4, progress=False, cache_name="demo-captioner")
+    second = _model().fit_feature_scale(data["feats"])
+    h2 = C.train_captioner(second, data, epochs=2, batch_size=4, progress=False, cache_name="demo-captioner")
+    assert "loaded trained demo-captioner" in capsys.readouterr().out
+    assert h2.steps["loss"] == h1.steps["loss"] and h1.n_steps == 6
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+    data["tokens"][0, 1] = 5 if int(data["tokens"][0, 1]) != 5 else 6  # other data: trained again
+    C.train_captioner(_model().fit_feature_scale(data["feats"]), data, epochs=2, batch_size=4, progress=False,
+                      cache_name="demo-captioner")
+    assert "loaded" not in capsys.readouterr().out
