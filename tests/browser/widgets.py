@@ -122,6 +122,7 @@ LESSONS: dict[str, list[Widget]] = {
     ],
     "02_joint_embedding_tagging.ipynb": [  # tags -> images (a typed query) and image -> tags
         text("query", type="crimson sparkle"),
+        checkbox("read through the label words"),
         slider("image"),
     ],
     "04_captioning_show_attend_tell.ipynb": [  # the attention explorer; its status line is in an Output
