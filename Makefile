@@ -22,7 +22,7 @@ venv:
 	@PYTHON=$(PYTHON) VENV=$(VENV) bash tools/setup_venv.sh
 
 lab: venv
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ALLOW_ROOT) $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --config=tools/jupyter_lab_config.py $(ALLOW_ROOT) $(LAB_ARGS)
 
 test: venv test-unit test-notebooks
 

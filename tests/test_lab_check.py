@@ -50,6 +50,8 @@ def test_make_lab_serves_jupyterlab_and_stops_cleanly(tmp_path):
     )
     try:
         lab_check.wait_for_lab(f"http://127.0.0.1:{port}/lab?token={token}", proc, timeout=60, log_path=log_path)
+        _, page = lab_check.fetch(f"http://127.0.0.1:{port}/lab?token={token}")
+        assert lab_check.offline_problems(lab_check.page_config(page)) == []
         status, _ = lab_check.fetch(f"http://127.0.0.1:{port}/api/contents?token=wrong{token}")
         assert status == 403, f"a wrong token should be refused, got status {status}"
     finally:
@@ -72,8 +74,8 @@ def test_lab_check_runs_the_command_of_make_lab():
     ours = lab_check.lab_command(8899, "abc123")
     assert Path(words[0]).name == "jupyter" and Path(ours[0]).name == "jupyter"
     root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
-    assert words[1:] == ["lab", "--notebook-dir=notebooks", *root, *args], make_line
-    assert ours[1:3] == words[1:3] and set(args) <= set(ours), ours
+    assert words[1:] == ["lab", "--notebook-dir=notebooks", f"--config={lab_check.LAB_CONFIG}", *root, *args], make_line
+    assert ours[1:4] == words[1:4] and set(args) <= set(ours), ours
 
 
 def test_lab_args_reject_bad_port_and_token():
@@ -94,3 +96,14 @@ def test_wait_for_lab_reports_a_server_that_died(tmp_path):
 def test_is_lab_page():
     assert lab_check.is_lab_page('<title>JupyterLab</title><script id="jupyter-config-data">{}</script>')
     assert not lab_check.is_lab_page("<html>login</html>")
+
+
+def test_the_lab_is_set_up_for_offline_use():
+    online = {"news": {"disabled": False}, "extensionManager": {"name": "PyPI", "can_install": True}}
+    assert len(lab_check.offline_problems(online)) == 2
+    offline = {"news": {"disabled": True}, "extensionManager": {"name": "read-only", "can_install": False}}
+    assert lab_check.offline_problems(offline) == []
+    config = (ROOT / lab_check.LAB_CONFIG).read_text()
+    assert "news_url = None" in config and '"readonly"' in config and "NeverCheckForUpdate" in config
+    with pytest.raises(ValueError, match="jupyter-config-data"):
+        lab_check.page_config("<html>not the lab</html>")

@@ -14,7 +14,9 @@ the tests that start JupyterLab.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -56,9 +58,13 @@ def lab_args(port: int, token: str) -> list[str]:
     return args
 
 
+LAB_CONFIG = "tools/jupyter_lab_config.py"  # the course's offline JupyterLab settings
+
+
 def lab_command(port: int, token: str) -> list[str]:
-    """`make lab`'s command: ``jupyter lab --notebook-dir=notebooks $(LAB_ARGS)``."""
-    return [str(jupyter_executable()), "lab", "--notebook-dir=notebooks", *lab_args(port, token)]
+    """`make lab`'s command: ``jupyter lab --notebook-dir=notebooks --config=... $(LAB_ARGS)``."""
+    return [str(jupyter_executable()), "lab", "--notebook-dir=notebooks", f"--config={LAB_CONFIG}",
+            *lab_args(port, token)]
 
 
 def start_server(cmd: list[str], *, cwd: Path, log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
@@ -83,6 +89,25 @@ def fetch(url: str, timeout: float = 5.0) -> tuple[int, str]:
 def is_lab_page(body: str) -> bool:
     """True when ``body`` is JupyterLab's HTML page (not an error or login page)."""
     return "jupyter-config-data" in body and "JupyterLab" in body
+
+
+def page_config(body: str) -> dict:
+    """The ``jupyter-config-data`` JSON that JupyterLab embeds in its page."""
+    match = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', body, re.S)
+    if not match:
+        raise ValueError("body is not JupyterLab's page: it has no jupyter-config-data")
+    return json.loads(match.group(1))
+
+
+def offline_problems(config: dict) -> list[str]:
+    """What in a page config would reach out to the network (empty when the lab is set up offline)."""
+    problems = []
+    if not config.get("news", {}).get("disabled"):
+        problems.append("JupyterLab fetches news (LabApp.news_url is set)")
+    manager = config.get("extensionManager", {})
+    if manager.get("can_install", False) or manager.get("name") not in ("read-only", "readonly"):
+        problems.append(f"the extension manager searches a package index ({manager.get('name')!r})")
+    return problems
 
 
 def wait_for_lab(url: str, proc: subprocess.Popen, *, timeout: float = 60.0, log_path: Path | None = None) -> float:
@@ -150,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     proc = start_server(lab_command(port, token), cwd=ROOT, log_path=log_path)
     try:
         seconds = wait_for_lab(f"{url}?token={token}", proc, timeout=options.timeout, log_path=log_path)
+        problems = offline_problems(page_config(fetch(f"{url}?token={token}")[1]))
     except LabNotAnswering as err:
         first, _, rest = str(err).partition("\n")
         print(f"lab-check: FAILED: {url}: {first} (server log: {log_path.relative_to(ROOT)})")
@@ -158,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         stop_server(proc)
+    if problems:
+        print("lab-check: FAILED: not set up for offline use: " + "; ".join(problems))
+        return 1
     print(f"lab-check: ok: JupyterLab answered 200 at {url} after {seconds:.1f} s and was stopped")
     return 0
 
