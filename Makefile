@@ -9,7 +9,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 LAB_ARGS ?=
 NB ?= notebooks
-export MMCOURSE_PRESET ?= cpu
+# The preset: `make lab` lets mmcourse choose (gpu on a CUDA machine, else cpu; MMCOURSE_PRESET overrides);
+# the tests and `make notebooks` pin cpu unless MMCOURSE_PRESET is set (conftest.py, tools/execute_notebooks.py).
 # Jupyter refuses to start as root (containers, CI) unless told so explicitly
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
