@@ -14,7 +14,7 @@ Conventions (the same as ``torch.stft`` and ``librosa.stft``):
 - ``center=True`` pads ``n_fft // 2`` samples on both sides, so frame ``t`` is centred
   on sample ``t * hop``;
 - the FFT is torch's for both kinds of input (a NumPy array is viewed as a tensor without
-  copying): batched and multi-threaded, several times faster than ``np.fft`` on many frames.
+  copying): one code path for arrays and tensors, on the CPU or a GPU.
 
 Bad input raises ``ValueError`` (or ``TypeError``) naming the argument.
 """
@@ -28,24 +28,40 @@ import numpy as np
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
+from . import checks
+
 WINDOWS = ("rectangular", "hann", "hamming")
 PAD_MODES = ("constant", "reflect")
 
 Array = Any  # a numpy.ndarray or a torch.Tensor
 
+# integer PCM sample types -> (offset, scale) that map them to [-1, 1)
+_PCM_SCALE: dict[Any, tuple[float, float]] = {
+    np.int16: (0.0, 2.0**15), np.int32: (0.0, 2.0**31), np.uint8: (128.0, 128.0),
+    torch.int16: (0.0, 2.0**15), torch.int32: (0.0, 2.0**31), torch.uint8: (128.0, 128.0),
+}
 
-# ----------------------------------------------------------------------------- checks
-def _check_positive_int(value: Any, name: str) -> int:
+
+# ------------------------------------------------------------------------- validation
+def _validate_positive_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
 
 
-def _check_sample_rate(sample_rate: Any) -> float:
+MIN_SAMPLE_RATE = 1000.0  # Hz: below this, a sample rate is almost surely given in kHz by mistake
+
+
+def _validate_sample_rate(sample_rate: Any) -> float:
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float, np.integer, np.floating)):
         raise ValueError(f"sample_rate must be a positive number of samples per second, got {sample_rate!r}")
     if not sample_rate > 0 or not math.isfinite(sample_rate):
         raise ValueError(f"sample_rate must be a positive number of samples per second, got {sample_rate!r}")
+    if sample_rate < MIN_SAMPLE_RATE:
+        raise ValueError(
+            f"sample_rate={sample_rate!r} samples per second is too low for audio (at least {MIN_SAMPLE_RATE:.0f}); "
+            f"it is given in Hz, not kHz: did you mean {sample_rate * 1000:.0f}?"
+        )
     return float(sample_rate)
 
 
@@ -54,22 +70,37 @@ def as_signal(signal: Any, name: str = "signal") -> Array:
 
     Accepts ``(samples,)`` or ``(channels, samples)``; a 2-D input with more rows than
     columns is taken for the common mistake ``(samples, channels)`` and rejected.
-    NumPy integers become float64, torch integers float32; complex input is a ``TypeError``.
+    Integer PCM samples (what a WAV file stores) are scaled to [-1, 1): ``int16`` is divided
+    by 2**15, ``int32`` by 2**31, ``uint8`` is centred on 128 and divided by 128 — float64
+    for NumPy, float32 for torch. A NaN or infinite sample is a ``ValueError`` (it would
+    silently turn every frame it touches, and the features after, into NaN); complex
+    input is a ``TypeError``.
     """
     if torch.is_tensor(signal):
         if signal.is_complex():
             raise TypeError(f"{name} must be real-valued, got a complex tensor")
-        x = signal if signal.is_floating_point() else signal.float()
-        if x.dtype not in (torch.float32, torch.float64):
-            x = x.float()  # float16 / bfloat16 -> float32: FFTs need at least single precision
+        if signal.dtype in _PCM_SCALE:
+            offset, scale = _PCM_SCALE[signal.dtype]
+            x = (signal.float() - offset) / scale
+        elif signal.dtype == torch.bool or not signal.is_floating_point():
+            raise TypeError(f"{name} must be float or integer PCM (int16, int32, uint8), got dtype {signal.dtype}")
+        else:
+            x = signal if signal.dtype in (torch.float32, torch.float64) else signal.float()  # float16 -> float32
+        finite = bool(torch.isfinite(x).all())
     else:
         x = np.asarray(signal)
         if np.iscomplexobj(x):
             raise TypeError(f"{name} must be real-valued, got a complex array")
-        if x.dtype not in (np.float32, np.float64):
-            if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
-                raise TypeError(f"{name} must be numeric, got dtype {x.dtype}")
+        if x.dtype.type in _PCM_SCALE:
+            offset, scale = _PCM_SCALE[x.dtype.type]
+            x = (x.astype(np.float64) - offset) / scale
+        elif x.dtype not in (np.float32, np.float64):
+            if not np.issubdtype(x.dtype, np.floating):
+                raise TypeError(f"{name} must be float or integer PCM (int16, int32, uint8), got dtype {x.dtype}")
             x = x.astype(np.float64)
+        finite = bool(np.isfinite(x).all())
+    if not finite:
+        raise ValueError(f"{name} contains NaN or infinite samples; clean them first (for example np.nan_to_num)")
     if x.ndim not in (1, 2):
         raise ValueError(f"{name} must be 1-D (samples,) or 2-D (channels, samples), got shape {tuple(x.shape)}")
     if x.ndim == 2 and x.shape[0] > x.shape[1]:
@@ -95,7 +126,7 @@ def get_window(window: str | Array, n_fft: int, dtype: Any = np.float64) -> np.n
     ``n_fft + 1`` without its last sample, which is what makes Hann and Hamming add up
     to a constant when shifted by ``n_fft / 4``.
     """
-    n_fft = _check_positive_int(n_fft, "n_fft")
+    n_fft = _validate_positive_int(n_fft, "n_fft")
     if isinstance(window, str):
         n = np.arange(n_fft)  # (n_fft,)
         phase = 2.0 * np.pi * n / n_fft  # (n_fft,)
@@ -132,7 +163,7 @@ def sidelobe_level(window: str | Array, n_fft: int = 512, oversample: int = 64) 
     lobe ends at the first local minimum, and the answer is the loudest point after it.
     Rectangular, Hann and Hamming give about -13, -31 and -43 dB.
     """
-    oversample = _check_positive_int(oversample, "oversample")
+    oversample = _validate_positive_int(oversample, "oversample")
     w = get_window(window, n_fft)  # (n_fft,)
     spectrum = np.abs(np.fft.rfft(w, n=n_fft * oversample))  # (n_fft * oversample // 2 + 1,)
     with np.errstate(divide="ignore"):
@@ -180,8 +211,8 @@ def frame_signal(
     samples are copied; frame ``t`` starts at padded sample ``t * hop``.
     """
     x = as_signal(signal)
-    n_fft = _check_positive_int(n_fft, "n_fft")
-    hop = _check_positive_int(hop, "hop")
+    n_fft = _validate_positive_int(n_fft, "n_fft")
+    hop = _validate_positive_int(hop, "hop")
     if center:
         x = pad_center(x, n_fft, pad_mode)  # (..., T + 2 * (n_fft // 2))
     elif x.shape[-1] < n_fft:
@@ -209,9 +240,9 @@ def stft(
     ``torch.stft(..., return_complex=True)`` and ``librosa.stft`` — as a NumPy array or a
     torch tensor like ``signal``. ``hop`` defaults to ``n_fft // 4``.
     """
-    n_fft = _check_positive_int(n_fft, "n_fft")
+    n_fft = _validate_positive_int(n_fft, "n_fft")
     hop = n_fft // 4 if hop is None else hop
-    hop = _check_positive_int(hop, "hop")
+    hop = _validate_positive_int(hop, "hop")
     x = as_signal(signal)
     # One code path for both kinds of input: a NumPy array is viewed as a tensor without
     # copying, so NumPy callers get torch's batched, multi-threaded FFT too.
@@ -231,8 +262,8 @@ def window_envelope(window: str | Array, n_fft: int, hop: int, n_frames: int) ->
     ends); where it is zero, those samples cannot be recovered at all.
     """
     w = get_window(window, n_fft)  # (n_fft,)
-    hop = _check_positive_int(hop, "hop")
-    n_frames = _check_positive_int(n_frames, "n_frames")
+    hop = _validate_positive_int(hop, "hop")
+    n_frames = _validate_positive_int(n_frames, "n_frames")
     return _overlap_add(np.broadcast_to(w**2, (n_frames, n_fft)), hop)  # (n_fft + hop * (n_frames - 1),)
 
 
@@ -241,8 +272,8 @@ def cola_ripple(window: str | Array, n_fft: int, hop: int) -> float:
 
     0 (up to rounding) when the window/hop pair satisfies the overlap-add condition.
     """
-    n_fft = _check_positive_int(n_fft, "n_fft")
-    hop = _check_positive_int(hop, "hop")
+    n_fft = _validate_positive_int(n_fft, "n_fft")
+    hop = _validate_positive_int(hop, "hop")
     n_frames = 2 * (n_fft // hop + 1) + 1
     env = window_envelope(window, n_fft, hop, n_frames)  # (L,)
     steady = env[n_fft : len(env) - n_fft]  # (L - 2 n_fft,) every sample covered by all overlapping frames
@@ -292,11 +323,11 @@ def istft(
     """
     if spec.ndim < 2:
         raise ValueError(f"spec must be (..., freq_bins, frames), got shape {tuple(spec.shape)}")
-    n_fft = 2 * (spec.shape[-2] - 1) if n_fft is None else _check_positive_int(n_fft, "n_fft")
+    n_fft = 2 * (spec.shape[-2] - 1) if n_fft is None else _validate_positive_int(n_fft, "n_fft")
     if spec.shape[-2] != n_fft // 2 + 1:
         raise ValueError(f"spec has {spec.shape[-2]} frequency bins, expected n_fft // 2 + 1 = {n_fft // 2 + 1}")
     hop = n_fft // 4 if hop is None else hop
-    hop = _check_positive_int(hop, "hop")
+    hop = _validate_positive_int(hop, "hop")
     n_frames = spec.shape[-1]
     env = window_envelope(window, n_fft, hop, n_frames)  # (L,)
     safe = env > 1e-11 * env.max()  # (L,) samples some window covers
@@ -313,7 +344,7 @@ def istft(
         start = n_fft // 2
         y = y[..., start : y.shape[-1] - start] if length is None else y[..., start:]  # (..., L')
     if length is not None:
-        length = _check_positive_int(length, "length")
+        length = _validate_positive_int(length, "length")
         if y.shape[-1] >= length:
             y = y[..., :length]  # (..., length)
         else:
@@ -363,15 +394,15 @@ def power_to_db(power_spec: Array, ref: float = 1.0, amin: float = 1e-10, top_db
 
 def fft_frequencies(sample_rate: float, n_fft: int) -> np.ndarray:
     """Centre frequency in Hz of each of the ``n_fft // 2 + 1`` bins."""
-    sample_rate = _check_sample_rate(sample_rate)
-    n_fft = _check_positive_int(n_fft, "n_fft")
+    sample_rate = _validate_sample_rate(sample_rate)
+    n_fft = _validate_positive_int(n_fft, "n_fft")
     return np.arange(n_fft // 2 + 1) * sample_rate / n_fft  # (F,)
 
 
 def frame_times(n_frames: int, sample_rate: float, hop: int) -> np.ndarray:
     """Time in seconds of each frame's centre (with ``center=True``)."""
-    sample_rate = _check_sample_rate(sample_rate)
-    hop = _check_positive_int(hop, "hop")
+    sample_rate = _validate_sample_rate(sample_rate)
+    hop = _validate_positive_int(hop, "hop")
     return np.arange(n_frames) * hop / sample_rate  # (T,)
 
 
@@ -423,9 +454,9 @@ def mel_filterbank(
     (constant energy per band); ``norm=None`` keeps peaks at 1.
     Same as ``librosa.filters.mel`` and ``torchaudio.functional.melscale_fbanks`` (transposed).
     """
-    sample_rate = _check_sample_rate(sample_rate)
-    n_fft = _check_positive_int(n_fft, "n_fft")
-    n_mels = _check_positive_int(n_mels, "n_mels")
+    sample_rate = _validate_sample_rate(sample_rate)
+    n_fft = _validate_positive_int(n_fft, "n_fft")
+    n_mels = _validate_positive_int(n_mels, "n_mels")
     fmax = sample_rate / 2.0 if fmax is None else float(fmax)
     if not 0.0 <= fmin < fmax:
         raise ValueError(f"fmin must be >= 0 and below fmax={fmax}, got fmin={fmin!r}")
@@ -475,8 +506,8 @@ def log_mel_spectrogram(signal: Array, sample_rate: float, top_db: float | None 
 def dct_matrix(n_out: int, n_in: int) -> np.ndarray:
     """Orthonormal DCT-II as a matrix ``(n_out, n_in)``: row ``k`` is
     ``sqrt(2 / N) cos(pi k (2n + 1) / (2N))``, row 0 scaled by ``1 / sqrt(2)``."""
-    n_in = _check_positive_int(n_in, "n_in")
-    n_out = _check_positive_int(n_out, "n_out")
+    n_in = _validate_positive_int(n_in, "n_in")
+    n_out = _validate_positive_int(n_out, "n_out")
     if n_out > n_in:
         raise ValueError(f"n_out must be at most n_in={n_in}, got {n_out}")
     k = np.arange(n_out)[:, None]  # (K, 1)
@@ -494,3 +525,115 @@ def mfcc(signal: Array, sample_rate: float, n_mfcc: int = 13, top_db: float | No
     if _is_torch(log_mel):
         return torch.from_numpy(basis).to(log_mel) @ log_mel  # (..., K, T)
     return basis.astype(log_mel.dtype) @ log_mel  # (..., K, T)
+
+
+# ------------------------------------------------------------------- exercise checks
+def _speech_like(seconds: float = 0.3, sample_rate: int = 16000, seed: int = 0) -> np.ndarray:
+    """A fixed test signal for the checks: two harmonic stacks and a little noise (float64)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sample_rate)) / sample_rate  # (T,)
+    x = sum(np.sin(2 * np.pi * k * 180.0 * t) / k for k in range(1, 8))  # (T,) a 180 Hz voice
+    x = x + 0.5 * np.sin(2 * np.pi * 2300.0 * t) + 0.05 * rng.standard_normal(len(t))  # (T,)
+    return x / np.abs(x).max()  # (T,)
+
+
+def check_frames(fn: Any) -> float:
+    """Exercise check: ``fn(x, n_fft, hop, window) -> (n_frames, n_fft)`` centre-padded, windowed frames.
+
+    Compares with frames cut by hand from the zero-padded signal, and the ``rfft`` of the
+    learner's frames with ``librosa.stft`` (an implementation the course's code does not call).
+    Returns the largest relative error.
+    """
+    import librosa
+
+    x = _speech_like()  # (T,)
+    worst = 0.0
+    for n_fft, hop in ((400, 160), (256, 64), (255, 100)):
+        window = get_window("hamming", n_fft)  # (n_fft,)
+        padded = np.pad(x, n_fft // 2)  # (T + 2 * (n_fft // 2),)
+        n_frames = 1 + (len(padded) - n_fft) // hop
+        raw = np.stack([padded[t * hop: t * hop + n_fft] for t in range(n_frames)])  # (n_frames, n_fft)
+        expected = raw * window  # (n_frames, n_fft)
+        got = fn(x.copy(), n_fft, hop, window.copy())
+        where = f"my_frames(x, n_fft={n_fft}, hop={hop}, window)"
+        if got is None:
+            raise checks.CheckFailed(f"{where} returned None — did you forget to return the frames?")
+        got = np.asarray(got)
+        if got.ndim != 2 or got.shape[1] != n_fft:
+            raise checks.CheckFailed(f"{where}: shape is {got.shape}, expected (n_frames, {n_fft}): one frame per row")
+        if got.shape[0] != n_frames:
+            unpadded = 1 + (len(x) - n_fft) // hop
+            hint = (" — that is the count without padding: pad n_fft // 2 samples at both ends first"
+                    if got.shape[0] == unpadded else " — frame t starts at padded sample t * hop")
+            raise checks.CheckFailed(f"{where}: {got.shape[0]} frames, expected {n_frames}{hint}")
+        if checks.relative_error(got, raw) < 1e-9:
+            raise checks.CheckFailed(f"{where}: the frames are right but not windowed: multiply each frame by the window")
+        if checks.relative_error(got[:, ::-1], expected) < 1e-9:
+            raise checks.CheckFailed(f"{where}: every frame is reversed in time")
+        worst = max(worst, checks.close(got, expected, name=f"{where}: windowed frames", tol=1e-9))
+        reference = librosa.stft(x, n_fft=n_fft, hop_length=hop, window=window, center=True, pad_mode="constant")  # (F, n_frames)
+        worst = max(worst, checks.close(np.fft.rfft(got, axis=-1).T, reference,
+                                        name=f"{where}: rfft of your frames vs librosa.stft", tol=1e-9))
+    return worst
+
+
+def check_mel_filterbank(fn: Any) -> float:
+    """Exercise check: ``fn(sample_rate, n_fft, n_mels, fmin, fmax) -> (n_mels, n_fft // 2 + 1)``,
+    triangles on the HTK mel scale with peaks at 1, against ``librosa.filters.mel``.
+    Returns the largest relative error."""
+    import librosa
+
+    worst = 0.0
+    for sr, n_fft, n_mels, fmin, fmax in ((16000, 512, 40, 0.0, 8000.0), (22050, 1024, 64, 50.0, 8000.0)):
+        expected = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=True,
+                                       norm=None, dtype=np.float64)  # (M, F)
+        got = fn(sr, n_fft, n_mels, fmin, fmax)
+        where = f"my_mel_filterbank({sr}, {n_fft}, {n_mels}, {fmin:g}, {fmax:g})"
+        if got is None:
+            raise checks.CheckFailed(f"{where} returned None — did you forget to return the filters?")
+        got = np.asarray(got, dtype=np.float64)
+        if got.shape == expected.shape[::-1]:
+            raise checks.CheckFailed(f"{where}: shape is {got.shape}, expected {expected.shape}: one filter per row (transpose)")
+        checks.shape(got, expected.shape, name=where)
+        slaney = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=False,
+                                     norm=None, dtype=np.float64)  # (M, F)
+        if checks.relative_error(got, slaney) < 1e-6:
+            raise checks.CheckFailed(f"{where}: these are Slaney-scale filters; use the HTK scale "
+                                     "(audio.hz_to_mel(f, htk=True) and audio.mel_to_hz(m, htk=True))")
+        fft_freqs = fft_frequencies(sr, n_fft)  # (F,)
+        centres_got = fft_freqs[got.argmax(axis=1)]  # (M,)
+        linear = np.linspace(fmin, fmax, n_mels + 2)[1:-1]  # (M,) centres evenly spaced in Hz
+        if np.abs(centres_got - linear).max() < 2 * sr / n_fft:
+            raise checks.CheckFailed(f"{where}: the filter centres are evenly spaced in Hz; space the "
+                                     "n_mels + 2 edges evenly in mel, then convert them back to Hz")
+        if np.any(got < -1e-12):
+            raise checks.CheckFailed(f"{where}: some weights are negative: clip the triangles at 0")
+        worst = max(worst, checks.close(got, expected, name=where, tol=1e-8))
+    return worst
+
+
+def check_dct_matrix(fn: Any) -> float:
+    """Exercise check: ``fn(n_out, n_in) -> (n_out, n_in)``, the orthonormal DCT-II basis,
+    against ``scipy.fft.dct(..., norm="ortho")``. Returns the largest relative error."""
+    from scipy.fft import dct
+
+    worst = 0.0
+    for n_out, n_in in ((13, 40), (40, 40), (20, 64)):
+        expected = dct(np.eye(n_in), type=2, norm="ortho", axis=0)[:n_out]  # (K, N)
+        got = fn(n_out, n_in)
+        where = f"my_dct_matrix({n_out}, {n_in})"
+        if got is None:
+            raise checks.CheckFailed(f"{where} returned None — did you forget to return the matrix?")
+        got = np.asarray(got, dtype=np.float64)
+        if got.shape == (n_in, n_out) and n_in != n_out:
+            raise checks.CheckFailed(f"{where}: shape is {got.shape}, expected {(n_out, n_in)}: one basis vector per row")
+        checks.shape(got, (n_out, n_in), name=where)
+        if np.allclose(got[1:], expected[1:], atol=1e-10) and np.allclose(got[0], expected[0] * np.sqrt(2), atol=1e-10):
+            raise checks.CheckFailed(f"{where}: row 0 is sqrt(2) too large: scale c_0 by 1 / sqrt(2)")
+        norms = np.linalg.norm(got, axis=1)  # (K,)
+        if not np.allclose(norms, 1.0, atol=1e-8):
+            raise checks.CheckFailed(f"{where}: the rows are not unit vectors (their lengths range from "
+                                     f"{norms.min():.3f} to {norms.max():.3f}): an orthonormal basis needs the "
+                                     "factor sqrt(2 / n_in), and row 0 another 1 / sqrt(2)")
+        worst = max(worst, checks.close(got, expected, name=where, tol=1e-10))
+    return worst

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torchaudio
 
-from mmcourse import audio
+from mmcourse import audio, checks
 from mmcourse.checks import relative_error
 
 SR = 16000
@@ -216,3 +216,77 @@ def test_bad_input_names_the_argument(noise):
         audio.stft(noise[:100], 512, 128, pad_mode="reflect")
     with pytest.raises(TypeError, match="signal must be real"):
         audio.stft(noise.astype(np.complex128))
+
+
+def test_integer_pcm_is_scaled_to_unit_range():
+    pcm = np.array([0, 16384, -32768, 32767], dtype=np.int16)
+    assert np.allclose(audio.as_signal(pcm), [0.0, 0.5, -1.0, 32767 / 32768])
+    assert audio.as_signal(pcm).dtype == np.float64
+    t = audio.as_signal(torch.from_numpy(pcm))
+    assert t.dtype == torch.float32 and torch.allclose(t, torch.tensor([0.0, 0.5, -1.0, 32767 / 32768]))
+    assert np.allclose(audio.as_signal(np.array([128, 0, 255], dtype=np.uint8)), [0.0, -1.0, 127 / 128])
+    with pytest.raises(TypeError, match="signal must be float or integer PCM"):
+        audio.as_signal(np.array([True, False] * 10))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_or_inf_samples_are_refused_by_every_feature(noise, bad):
+    x = noise.copy()
+    x[1234] = bad
+    for features in (audio.stft, lambda s: audio.log_mel_spectrogram(s, 16000), lambda s: audio.mfcc(s, 16000)):
+        with pytest.raises(ValueError, match="signal contains NaN or infinite samples"):
+            features(x)
+        with pytest.raises(ValueError, match="signal contains NaN or infinite samples"):
+            features(torch.from_numpy(x))
+
+
+def test_sample_rate_in_khz_by_mistake_is_refused(noise):
+    with pytest.raises(ValueError, match=r"sample_rate=16 .*did you mean 16000"):
+        audio.mfcc(noise, 16)
+    with pytest.raises(ValueError, match=r"sample_rate=22.05 .*did you mean 22050"):
+        audio.mel_filterbank(22.05, 512)
+
+
+# ------------------------------------------------------------------------- exercise checks
+def _frames(x, n_fft, hop, window):
+    return np.lib.stride_tricks.sliding_window_view(np.pad(x, n_fft // 2), n_fft)[::hop] * window
+
+
+def _mel(sr, n_fft, n_mels, fmin, fmax, htk=True, edges_in_hz=False):
+    freqs = audio.fft_frequencies(sr, n_fft)
+    if edges_in_hz:
+        edges = np.linspace(fmin, fmax, n_mels + 2)
+    else:
+        mels = np.linspace(audio.hz_to_mel(fmin, htk=htk), audio.hz_to_mel(fmax, htk=htk), n_mels + 2)
+        edges = audio.mel_to_hz(mels, htk=htk)
+    left, centre, right = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    return np.maximum(0.0, np.minimum((freqs - left) / (centre - left), (right - freqs) / (right - centre)))
+
+
+def _dct(n_out, n_in, scale_c0=True, normalise=True):
+    k, n = np.arange(n_out)[:, None], np.arange(n_in)[None, :]
+    basis = np.cos(np.pi * k * (2 * n + 1) / (2 * n_in)) * (np.sqrt(2.0 / n_in) if normalise else 1.0)
+    if scale_c0:
+        basis[0] /= np.sqrt(2.0)
+    return basis
+
+
+def _unsolved(*args):
+    raise NotImplementedError
+
+
+@pytest.mark.parametrize("check, solution, wrong, words", [
+    (audio.check_frames, _frames, lambda x, n, h, w: _frames(x, n, h, np.ones_like(w)), "not windowed"),
+    (audio.check_frames, _frames, lambda x, n, h, w: np.lib.stride_tricks.sliding_window_view(x, n)[::h] * w,
+     "pad n_fft // 2"),
+    (audio.check_mel_filterbank, _mel, lambda *a: _mel(*a, edges_in_hz=True), "evenly spaced in Hz"),
+    (audio.check_mel_filterbank, _mel, lambda *a: _mel(*a, htk=False), "Slaney-scale"),
+    (audio.check_mel_filterbank, _mel, lambda *a: _mel(*a).T, "transpose"),
+    (audio.check_dct_matrix, _dct, lambda k, n: _dct(k, n, scale_c0=False), "1 / sqrt(2)"),
+    (audio.check_dct_matrix, _dct, lambda k, n: _dct(k, n, normalise=False), "not unit vectors"),
+])
+def test_exercise_checks_pass_name_the_mistake_and_wait_for_the_learner(check, solution, wrong, words):
+    assert checks.run("right", check, solution).status == "passed"
+    failed = checks.run("wrong", check, wrong)
+    assert failed.status == "failed" and words in failed.message, failed.message
+    assert checks.run("unsolved", check, _unsolved).status == "not implemented"
