@@ -19,8 +19,9 @@ LESSON_NAME = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
 
 
 def _widget_modules() -> set[str]:
-    """Dotted names of the course modules built on ipywidgets (e.g. ``mmcourse.audio_explorer``)."""
-    found = set()
+    """Dotted names of the course modules built on ipywidgets (e.g. ``mmcourse.widgets.audio``),
+    and the package ``mmcourse.widgets`` that exports them all."""
+    found = {"mmcourse.widgets"}
     for path in (ROOT / "mmcourse").rglob("*.py"):
         if re.search(r"^\s*(import ipywidgets|from ipywidgets\b)", path.read_text(encoding="utf-8"), re.M):
             parts = path.relative_to(ROOT).with_suffix("").parts

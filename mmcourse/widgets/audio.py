@@ -24,12 +24,10 @@ from collections.abc import Mapping
 import ipywidgets as widgets
 import matplotlib
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-from PIL import Image
 
-from . import audio
+from .. import audio
+from .base import Explorer, new_figure, png_bytes
 
 SCALES = ("linear", "dB", "mel", "MFCC")
 N_FFTS = (128, 256, 512, 1024, 2048)
@@ -70,9 +68,19 @@ def _envelope(x: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray, np.n
     return np.arange(columns) * chunks.shape[1], chunks.min(axis=1), chunks.max(axis=1)
 
 
-class SpectrogramExplorer:
+class SpectrogramExplorer(Explorer):
     """Controls ``clip``, ``n_fft``, ``hop``, ``window`` and ``scale``; a picture of the
     waveform and its spectrogram (seconds and Hz on the axes); a player; a status line.
+
+    Args:
+        clips: display name -> 1-D wave (samples,).
+        sample_rate: of every clip, in Hz.
+        n_mels: mel bands of the ``mel`` and ``MFCC`` scales (fewer for a short ``n_fft``).
+        n_mfcc: MFCC coefficients shown, 1 to ``n_mels``.
+        n_fft, hop, window, scale: the first settings, from ``N_FFTS``, ``HOPS``,
+            ``audio.WINDOWS`` and ``SCALES``.
+        dpi: of the picture.
+        frames_kept: how many drawn frames (one per clip and scale) are kept for reuse.
 
     ``line`` holds the last status line and ``seconds`` the time of the last redraw.
     """
@@ -90,6 +98,7 @@ class SpectrogramExplorer:
         dpi: int = 72,
         frames_kept: int = 48,
     ) -> None:
+        super().__init__()
         if not clips:
             raise ValueError("clips must hold at least one (name -> 1-D wave) entry")
         self.clips: dict[str, np.ndarray] = {}
@@ -119,20 +128,17 @@ class SpectrogramExplorer:
         self.scale = widgets.ToggleButtons(options=list(SCALES), value=scale, description="scale", style=style)
         self.image = widgets.Image(format="png")
         self.player = widgets.Audio(format="wav", autoplay=False, loop=False, controls=True)
-        self.status = widgets.Output()
-        self.line = ""
         self.seconds = 0.0
         self.redraws = 0
         self._player_clip: str | None = None
         self._dpi = dpi
         self._frames: OrderedDict[tuple[str, str], tuple[np.ndarray, tuple[int, int, int, int]]] = OrderedDict()
         self._frames_kept = frames_kept
-        for control in (self.clip, self.n_fft, self.hop, self.window, self.scale):
-            control.observe(self.redraw, names="value")
+        self.watch([self.clip, self.n_fft, self.hop, self.window, self.scale], self.redraw)
         self.widget = widgets.VBox(
             [widgets.HBox([self.clip, self.n_fft, self.hop]), self.window, self.scale, self.image, self.player, self.status]
         )
-        self.redraw()
+        self.run(self.redraw)
 
     # ------------------------------------------------------------------ computing
     def _n_mels(self) -> int:
@@ -166,8 +172,7 @@ class SpectrogramExplorer:
             return self._frames[key]
         x = self.clips[name]  # (T,)
         seconds = len(x) / self.sample_rate
-        fig = Figure(figsize=(8.0, 4.4), dpi=self._dpi)
-        canvas = FigureCanvasAgg(fig)
+        fig = new_figure(8.0, 4.4, dpi=self._dpi)
         ax_wave, ax_spec = fig.subplots(2, 1, height_ratios=(1, 2.4), sharex=True)
         fig.subplots_adjust(left=0.1, right=0.98, top=0.93, bottom=0.11, hspace=0.25)
         idx, low, high = _envelope(x, 600)
@@ -189,8 +194,8 @@ class SpectrogramExplorer:
         ax_spec.set(xlim=(0.0, seconds), xlabel="time (s)")
         ax_spec.set_title(SCALE_TITLES[scale], fontsize=10)
         ax_spec.set_facecolor("black")
-        canvas.draw()
-        pixels = np.asarray(canvas.buffer_rgba())[..., :3].copy()  # (H, W, 3) uint8
+        fig.canvas.draw()
+        pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()  # (H, W, 3) uint8
         box = ax_spec.get_window_extent()  # display pixels, origin bottom-left
         height = pixels.shape[0]
         area = (height - int(np.floor(box.y1)) + 1, height - int(np.ceil(box.y0)) - 1,
@@ -225,7 +230,7 @@ class SpectrogramExplorer:
         lut = cmap(np.linspace(0.0, 1.0, 256), bytes=True)[:, :3]  # (256, 3) uint8
         return lut[level[row[:, None], col[None, :]]]  # (H, W, 3)
 
-    def redraw(self, change: object = None) -> str:
+    def redraw(self) -> str:
         """Recompute, redraw, update the player if the clip changed; return the status line."""
         start = time.perf_counter()
         name, scale = self.clip.value, self.scale.value
@@ -234,25 +239,14 @@ class SpectrogramExplorer:
         frame, (top, bottom, left, right) = self._frame(name, scale)
         picture = frame.copy()  # (H, W, 3)
         picture[top:bottom, left:right] = self._colours(rows, scale, bottom - top, right - left, len(x) / self.sample_rate)
-        buffer = io.BytesIO()
-        Image.fromarray(picture).save(buffer, format="PNG", compress_level=1)
-        self.image.value = buffer.getvalue()
+        self.image.value = png_bytes(picture, compress_level=1)
         if self._player_clip != name:
             self.player.value = wav_bytes(x, self.sample_rate)
             self._player_clip = name
         what = {"linear": "bins", "dB": "bins", "mel": "mel bands", "MFCC": "coefficients"}[scale]
         self.seconds = time.perf_counter() - start
         self.redraws += 1
-        self.line = (
+        return self.set_status(
             f"clip={name}, n_fft={self.n_fft.value}, hop={self.hop.value}, window={self.window.value}, "
             f"scale={scale}: {rows.shape[1]} frames x {rows.shape[0]} {what}, redraw {self.seconds:.2f} s"
         )
-        # set the output area's content directly (not `with self.status: print(...)`), which also
-        # works where no front end captures outputs, e.g. a headless notebook run
-        self.status.outputs = ({"output_type": "stream", "name": "stdout", "text": self.line + "\n"},)
-        return self.line
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)

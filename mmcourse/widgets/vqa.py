@@ -11,7 +11,6 @@ attention model the picture also shows where each glimpse looked.
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -19,13 +18,13 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
-from . import vqa
+from .. import vqa
+from ..world.scenes import render, sample_scenes
+from .base import Explorer, new_figure, overlay, png_bytes
 
 
-class VQAExplorer:
+class VQAExplorer(Explorer):
     """Controls ``scene`` (a dropdown), ``new scene`` (a button), ``question`` (a text box, read
     on Enter) and ``model`` (a dropdown); a picture of the scene with the top-``top_k`` answers;
     a status line.
@@ -39,6 +38,8 @@ class VQAExplorer:
             ``images`` uint8 ``(N, S, S, 3)`` and ``features`` from :func:`~mmcourse.vqa.extract_features`.
         question: the first question.
         new_scene_seed: seed of the first scene drawn with ``new scene`` (the next ones count up).
+        top_k: how many answers the bars show.
+        dpi: of the picture.
 
     ``line`` holds the last status line, ``top`` the last ``[(answer, probability), ...]``.
     """
@@ -47,8 +48,11 @@ class VQAExplorer:
                  answers: list[str], scenes: Any, images: np.ndarray, features: Mapping[str, torch.Tensor],
                  question: str = "what colour is the star?", new_scene_seed: int = 10_000, top_k: int = 5,
                  dpi: int = 72) -> None:
+        super().__init__()
         if not models:
             raise ValueError("models must hold at least one (name -> model) entry")
+        if not {"global", "grid"} <= set(features):
+            raise ValueError(f"features must hold 'global' and 'grid' (from vqa.extract_features), got {sorted(features)}")
         if len(images) != len(scenes) or len(features["global"]) != len(scenes):
             raise ValueError(f"scenes ({len(scenes)}), images ({len(images)}) and features "
                              f"({len(features['global'])}) must describe the same scenes")
@@ -73,26 +77,22 @@ class VQAExplorer:
         self.model = widgets.Dropdown(options=list(self.models), description="model", style=style,
                                       layout=widgets.Layout(width="320px"))
         self.image = widgets.Image(format="png")
-        self.status = widgets.Output()
-        self.line = ""
         self.top: list[tuple[str, float]] = []
         self.seconds = 0.0
-        for control in (self.scene, self.question, self.model):
-            control.observe(self.redraw, names="value")
-        self.new_scene.on_click(self.draw_new_scene)
+        self.watch([self.scene, self.question, self.model], self.redraw)
+        self.on_click(self.new_scene, self.draw_new_scene)
         self.widget = widgets.VBox([widgets.HBox([self.scene, self.new_scene, self.model]), self.question,
                                     self.image, self.status])
-        self.redraw()
+        self.run(self.redraw)
 
     def _add(self, name: str, image: np.ndarray, global_vec: torch.Tensor, grid: torch.Tensor, text: str) -> None:
         self.pictures[name] = np.asarray(image)
         self.inputs[name] = (global_vec.float(), grid.float())
         self.descriptions[name] = text
 
-    def draw_new_scene(self, _: object = None) -> str:
-        """Sample a fresh scene (seeds outside the training and test ranges), add it and select it."""
-        from .world.scenes import render, sample_scenes
-
+    def draw_new_scene(self) -> str:
+        """Sample a fresh scene (seeds outside the training and test ranges), add it, select it
+        and answer the question about it; return the status line."""
         scene = sample_scenes(1, seed=self._next_seed)
         self._next_seed += 1
         self._drawn += 1
@@ -100,9 +100,10 @@ class VQAExplorer:
         feats = vqa.extract_features(self.encoder, picture)
         name = f"new scene {self._drawn}"
         self._add(name, picture[0], feats["global"][0], feats["grid"][0], scene.describe(0))
-        self.scene.options = list(self.pictures)
-        self.scene.value = name  # its observer redraws
-        return self.line
+        with self.quiet():  # one redraw, for the new scene, below
+            self.scene.options = list(self.pictures)
+            self.scene.value = name
+        return self.redraw()
 
     def encoder_size(self) -> int:
         """Image side the picked scenes have (new scenes are drawn the same size)."""
@@ -127,19 +128,15 @@ class VQAExplorer:
 
     def _picture(self, scene: str, attention: torch.Tensor | None, title: str) -> bytes:
         panels = 2 + (0 if attention is None else len(attention))
-        fig = Figure(figsize=(2.4 * panels + 1.2, 2.6), dpi=self.dpi)
-        FigureCanvasAgg(fig)
+        fig = new_figure(2.4 * panels + 1.2, 2.6, dpi=self.dpi)
         axes = fig.subplots(1, panels, gridspec_kw={"width_ratios": [1] * (panels - 1) + [1.6]})
         picture = self.pictures[scene]  # (S, S, 3)
         axes[0].imshow(picture)
         axes[0].set_title(scene, fontsize=9)
         if attention is not None:
-            side = int(round(attention.shape[1] ** 0.5))
-            for k, alpha in enumerate(attention):
+            for k, alpha in enumerate(attention):  # alpha: (L,)
                 ax = axes[1 + k]
-                ax.imshow(picture)
-                ax.imshow(alpha.reshape(side, side).numpy(), cmap="magma", alpha=0.6, interpolation="nearest",
-                          extent=(-0.5, picture.shape[1] - 0.5, picture.shape[0] - 0.5, -0.5))
+                overlay(ax, picture, alpha, smooth=False, cmap="magma", opacity=0.6)
                 ax.set_title(f"glimpse {k + 1}", fontsize=9)
         for ax in axes[:-1]:
             ax.set_xticks([])
@@ -153,35 +150,24 @@ class VQAExplorer:
         ax.tick_params(labelsize=8)
         ax.set_title(title, fontsize=9)
         fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-        return buffer.getvalue()
+        return png_bytes(fig)
 
-    def redraw(self, change: object = None) -> str:
+    def redraw(self) -> str:
         """Answer the question about the scene with the model; redraw; return the status line."""
         start = time.perf_counter()
         scene, question, model = self.scene.value, self.question.value.strip(), self.model.value
         if not question:
             self.top = []
-            self.line = f"{scene} | {model}: type a question and press Enter"
+            line = f"{scene} | {model}: type a question and press Enter"
         else:
             probs, attention = self.answer(scene, question, model)
             best = probs.topk(self.top_k)
             self.top = [(self.answers[int(j)], float(p)) for p, j in zip(best.values, best.indices)]
             answer, p = self.top[0]
-            self.line = f'{scene} | {model}: "{question}" -> {answer} ({p:.0%})'
+            line = f'{scene} | {model}: "{question}" -> {answer} ({p:.0%})'
             unknown = self.vocabulary.unknown_words(question)
             if unknown:
-                self.line += " | not in the vocabulary (read as <unk>): " + ", ".join(repr(w) for w in unknown)
+                line += " | not in the vocabulary (read as <unk>): " + ", ".join(repr(w) for w in unknown)
             self.image.value = self._picture(scene, attention, f"top {self.top_k} answers")
         self.seconds = time.perf_counter() - start
-        text = self.line + "\n" + self.descriptions[scene] + "\n"
-        # set the output's content directly (not `with self.status: print(...)`), which also works
-        # where no front end captures outputs, e.g. a headless notebook run
-        self.status.outputs = ({"output_type": "stream", "name": "stdout", "text": text},)
-        return self.line
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+        return self.set_status(line, [self.descriptions[scene]])

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmcourse.audio_explorer import SCALES, SpectrogramExplorer, wav_bytes
+from mmcourse.widgets import SpectrogramExplorer, wav_bytes
+from mmcourse.widgets.audio import SCALES
 
 
 @pytest.fixture(scope="module")
