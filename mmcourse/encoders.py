@@ -6,6 +6,10 @@ for every cell of an 8x8 grid, which shape and which colour covers it, and which
 image shows. Its last convolutional map is a grid of annotation vectors — the same kind of
 features Show, Attend and Tell attends over (lesson 04), VQA pools (lesson 06), and DeViSE
 projects (lesson 02). It is trained once on first use and cached under ``data/cache/``.
+
+- :func:`pretrained_grid_encoder` — the trained, frozen encoder (built by :func:`build_encoder`).
+- :func:`encode` — the one way to run it over a batch of images: ``(N, D, g, g)`` grids.
+- :func:`validate_images` — what :func:`encode` accepts, with a clear error for the rest.
 """
 
 from __future__ import annotations
@@ -18,7 +22,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import cache
+from .runtime import device as default_device, preset, seeded
+from .training import History, train
 from .world.catalog import COLOUR_NAMES, SCENE_TYPES, SHAPES
+from .world.scenes import GENERATOR_VERSION, render, sample_scenes, to_tensor
 
 NONE = 0
 """Cell label "no object" (shape and colour labels are shifted by one)."""
@@ -41,13 +49,20 @@ class GridEncoder(nn.Module):
     ``(B, 3, S, S)`` images in [0, 1] give a ``(B, dim, S/8, S/8)`` grid (8x8 for 64x64
     images). Three heads read the grid: per-cell shape and colour (``1 + n`` classes,
     class 0 = no object) and the scene type (from the mean of the grid).
+
+    ``image_size`` is the side of the images it is trained on and meant to read (it learns
+    from crops of them, so ``forward`` takes any multiple of 8; :func:`encode` insists on
+    ``image_size``, because a grid of another size is not what the lessons expect).
     """
 
-    def __init__(self, dim: int = 64, width: int = 32) -> None:
+    def __init__(self, dim: int = 64, width: int = 32, image_size: int = 64) -> None:
         super().__init__()
         if dim < 1 or width < 1:
             raise ValueError(f"dim and width must be positive, got dim={dim}, width={width}")
+        if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 8 or image_size % 8:
+            raise ValueError(f"image_size must be a positive multiple of 8, got {image_size!r}")
         self.dim = dim
+        self.image_size = image_size
         self.features = nn.Sequential(
             _conv(3, width // 2),  # (B, w/2, S, S)
             nn.MaxPool2d(2),  # (B, w/2, S/2, S/2)
@@ -65,6 +80,9 @@ class GridEncoder(nn.Module):
         self.scene_head = nn.Linear(dim, len(SCENE_TYPES))
         self.register_buffer("mean", torch.tensor([0.5, 0.5, 0.5]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor([0.25, 0.25, 0.25]).view(1, 3, 1, 1))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, image_size={self.image_size}"
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Annotation grid ``(B, D, H', W')`` of ``(B, 3, S, S)`` images in [0, 1]."""
@@ -158,13 +176,12 @@ class EncoderConfig:
     @classmethod
     def for_preset(cls, preset: Any) -> "EncoderConfig":
         """The configuration of a :class:`~mmcourse.runtime.Preset`."""
-        return cls() if preset.name == "cpu" else cls(image_size=preset.image_size, dim=128, width=64, n_train=40000, epochs=12, batch_size=128)
+        return preset.pick(cpu=cls(), gpu=cls(image_size=preset.image_size, dim=128, width=64, n_train=40000,
+                                              epochs=12, batch_size=128))
 
 
 def encoder_training_data(config: EncoderConfig) -> dict[str, torch.Tensor]:
     """Images and per-cell labels the encoder learns from (scenes of the training seed range)."""
-    from .world.scenes import render, sample_scenes, to_tensor
-
     scenes = sample_scenes(config.n_train, seed=config.seed)
     rendered = render(scenes, size=config.image_size)
     labels = cell_labels(scenes, grid=config.image_size // 8)
@@ -211,22 +228,20 @@ def encoder_loss(model: GridEncoder, batch: tuple[torch.Tensor, ...]) -> tuple[t
     return loss, {"object_acc": float(acc)}
 
 
-def pretrained_grid_encoder(config: EncoderConfig | None = None, device: torch.device | None = None,
-                            progress: bool = True) -> GridEncoder:
-    """The course's pre-trained image encoder, trained on first use and then read from the cache.
+def build_encoder(config: EncoderConfig) -> GridEncoder:
+    """A new, untrained :class:`GridEncoder` of ``config``, its initial weights drawn from
+    ``config.seed``: the same weights on every machine and every run. The random
+    generators are put back afterwards, so building it changes nothing downstream."""
+    with seeded(config.seed):
+        return GridEncoder(dim=config.dim, width=config.width, image_size=config.image_size)
 
-    The returned encoder is frozen (``requires_grad=False``) and in eval mode.
-    """
-    from . import cache
-    from .runtime import device as default_device, preset, seed_everything
-    from .training import train
-    from .world.scenes import GENERATOR_VERSION
 
-    config = config or EncoderConfig.for_preset(preset())
+def fit_encoder(model: GridEncoder, config: EncoderConfig, device: torch.device | None = None,
+                progress: bool = True) -> History:
+    """Pre-train ``model`` on the world for ``config.epochs`` epochs (one-cycle AdamW), seeded by
+    ``config.seed``; returns the :class:`~mmcourse.training.History`."""
     dev = device or default_device()
-
-    def fit(model: GridEncoder) -> None:
-        seed_everything(config.seed)
+    with seeded(config.seed):
         data = encoder_training_data(config)
         dataset = torch.utils.data.TensorDataset(data["images"], data["shape"], data["colour"], data["scene"])
         loader = torch.utils.data.DataLoader(dataset, batch_size=config.batch_size, shuffle=True,
@@ -234,13 +249,88 @@ def pretrained_grid_encoder(config: EncoderConfig | None = None, device: torch.d
         steps = config.epochs * len(loader)
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-4)
         scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=steps)
-        train(model, loader, encoder_loss, optimizer, epochs=config.epochs, scheduler=scheduler,
-              device=dev, desc="pre-training the image encoder", progress=progress)
+        return train(model, loader, encoder_loss, optimizer, epochs=config.epochs, scheduler=scheduler,
+                     device=dev, desc="pre-training the image encoder", progress=progress)
 
-    model = GridEncoder(dim=config.dim, width=config.width)
+
+def pretrained_grid_encoder(config: EncoderConfig | None = None, device: torch.device | None = None,
+                            progress: bool = True) -> GridEncoder:
+    """The course's pre-trained image encoder, trained on first use and then read from the cache.
+
+    The cache key holds the configuration, the world's version and the code that trains it
+    (the encoder's class, :func:`fit_encoder`, the loss and the labels), so editing any of
+    them trains it again. The returned encoder is frozen (``requires_grad=False``) and in
+    eval mode.
+    """
+    config = config or EncoderConfig.for_preset(preset())
+    dev = device or default_device()
+    model = build_encoder(config)
     key = dataclasses.asdict(config) | {"world": GENERATOR_VERSION}
-    model = cache.cached_model("grid_encoder", key, model, fit)
+    model = cache.cached_model("grid_encoder", key, model, lambda m: fit_encoder(m, config, dev, progress),
+                               code=(fit_encoder, encoder_loss, random_cell_crop, cell_labels, encoder_training_data))
     model.to(dev).eval()
     for p in model.parameters():
         p.requires_grad_(False)
     return model
+
+
+def validate_images(images: Any, size: int | None) -> None:
+    """Check a batch of images for :func:`encode`; a ``ValueError`` naming ``images`` says what is wrong.
+
+    Expected: a torch tensor ``(N, 3, S, S)`` with ``N >= 1`` and ``S == size`` (skip the
+    size check with ``size=None``), either uint8 (0..255) or float with every value finite
+    and within [0, 1].
+    """
+    if isinstance(images, np.ndarray):
+        raise ValueError(f"images must be a torch tensor (N, 3, S, S), got a NumPy array of shape {images.shape}; "
+                         "rendered uint8 images (N, S, S, 3) convert with mmcourse.world.to_tensor(images)")
+    if not torch.is_tensor(images):
+        raise ValueError(f"images must be a torch tensor (N, 3, S, S), got {type(images).__name__}")
+    shape = tuple(images.shape)
+    if images.dim() != 4 or shape[1] != 3:
+        raise ValueError(f"images must have shape (N, 3, S, S) (a batch of RGB images), got {shape}")
+    if shape[0] == 0:
+        raise ValueError(f"images is an empty batch (shape {shape}); pass at least one image")
+    if size is not None and shape[2:] != (size, size):
+        raise ValueError(f"images must be {size}x{size} pixels (the size the encoder was trained at), "
+                         f"got {shape[2]}x{shape[3]}; render the scenes with size={size}")
+    if images.dtype == torch.uint8:
+        return
+    if not images.is_floating_point():
+        raise ValueError(f"images must be uint8 (0..255) or float in [0, 1], got dtype {images.dtype}")
+    if not bool(torch.isfinite(images).all()):
+        bad = int((~torch.isfinite(images)).flatten(1).any(1).sum())
+        raise ValueError(f"images contain NaN or infinite values ({bad} of {shape[0]} images)")
+    low, high = float(images.min()), float(images.max())
+    if high > 1:
+        raise ValueError(f"images as floats must be in [0, 1], but the largest value is {high:g}: this looks like "
+                         "0..255 pixel values; divide by 255")
+    if low < 0:
+        raise ValueError(f"images as floats must be in [0, 1], but the smallest value is {low:g}")
+
+
+@torch.no_grad()
+def encode(encoder: GridEncoder, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Run the frozen encoder over ``images`` in batches: the annotation grids ``(N, D, g, g)``,
+    float32 on the CPU (``g = S / 8``).
+
+    ``images``: a tensor ``(N, 3, S, S)``, uint8 or float in [0, 1], of the size the encoder
+    was trained at (checked by :func:`validate_images`). The encoder runs on its own device in
+    eval mode, forward only. For annotation vectors as a sequence ``(N, L, D)``, use
+    ``encode(...).flatten(2).transpose(1, 2)``.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    validate_images(images, getattr(encoder, "image_size", None))
+    dev = next(encoder.parameters()).device
+    was_training = encoder.training
+    encoder.eval()
+    try:
+        grids = []
+        for start in range(0, images.shape[0], batch_size):
+            chunk = images[start:start + batch_size].to(dev)  # (b, 3, S, S)
+            chunk = chunk.float() / 255.0 if chunk.dtype == torch.uint8 else chunk.float()  # (b, 3, S, S) in [0, 1]
+            grids.append(encoder(chunk).float().cpu())  # (b, D, g, g)
+    finally:
+        encoder.train(was_training)
+    return torch.cat(grids)  # (N, D, g, g)

@@ -7,14 +7,18 @@ notebook takes effect at once.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import random
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
+
+from . import __version__
 
 PRESET_ENV = "MMCOURSE_PRESET"
 DEVICE_ENV = "MMCOURSE_DEVICE"
@@ -71,22 +75,43 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> int:
     return seed
 
 
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[int]:
+    """Run a block with Python, NumPy and torch seeded with ``seed``, then put them back.
+
+    What happens inside (building a model, training it) is the same on every run, and the
+    random numbers drawn after the block do not depend on whether it ran — a model read
+    from the cache leaves the generators exactly as one trained on the spot::
+
+        with seeded(1234):
+            model = GridEncoder()  # the same initial weights every time
+    """
+    states = (random.getstate(), np.random.get_state(), torch.get_rng_state())
+    cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    try:
+        yield seed_everything(seed)
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        torch.set_rng_state(states[2])
+        if cuda_states is not None:
+            torch.cuda.set_rng_state_all(cuda_states)
+
+
 @dataclasses.dataclass(frozen=True)
 class Preset:
-    """How big a lesson runs: data size, model width and training time.
+    """How big a lesson runs: data size, model width and training length.
 
-    Lessons read a few shared fields and pick their own numbers with :meth:`pick`::
+    A preset has a name and the world's image size; every other number is picked by the
+    lesson (or a configuration's ``for_preset``) with :meth:`pick`, the one way to choose
+    a value per preset::
 
         P = mmcourse.preset()
         n_train = P.pick(cpu=4000, gpu=40000)
     """
 
     name: str
-    image_size: int
-    time_scale: float  # multiplies training time budgets / epochs
-    width_scale: float  # multiplies model widths
-    data_scale: float  # multiplies dataset sizes
-    num_workers: int
+    image_size: int  # side of the world's images, in pixels
 
     def pick(self, cpu: Any, gpu: Any) -> Any:
         """Return ``cpu`` under the cpu preset and ``gpu`` under the gpu preset."""
@@ -94,8 +119,8 @@ class Preset:
 
 
 _PRESETS = {
-    "cpu": Preset("cpu", image_size=64, time_scale=1.0, width_scale=1.0, data_scale=1.0, num_workers=0),
-    "gpu": Preset("gpu", image_size=128, time_scale=4.0, width_scale=2.0, data_scale=8.0, num_workers=2),
+    "cpu": Preset("cpu", image_size=64),
+    "gpu": Preset("gpu", image_size=128),
 }
 
 
@@ -105,13 +130,18 @@ def preset(name: str | None = None) -> Preset:
     The choice is, in order: ``name`` if given, the environment variable
     ``MMCOURSE_PRESET``, ``"gpu"`` when a CUDA device is present, else ``"cpu"``.
     The tests run the ``cpu`` preset: what a laptop learner runs is what is tested.
+    An unknown name — also an empty ``MMCOURSE_PRESET=""`` — is a ``ValueError``: a
+    typo never silently becomes the other preset.
     """
-    chosen = name if name is not None else os.environ.get(PRESET_ENV) or None
-    if chosen is None:
-        chosen = "gpu" if torch.cuda.is_available() else "cpu"
+    if name is not None:
+        chosen, source = name, "name"
+    elif PRESET_ENV in os.environ:
+        chosen, source = os.environ[PRESET_ENV], f"the environment variable {PRESET_ENV}"
+    else:
+        chosen, source = ("gpu" if torch.cuda.is_available() else "cpu"), "the hardware"
     if chosen not in _PRESETS:
-        source = "name" if name is not None else PRESET_ENV
-        raise ValueError(f"{source} must be one of {PRESET_NAMES}, got {chosen!r}")
+        hint = " (unset it to let mmcourse choose)" if source != "name" else ""
+        raise ValueError(f"{source} must be one of {PRESET_NAMES}, got {chosen!r}{hint}")
     return _PRESETS[chosen]
 
 
@@ -159,8 +189,6 @@ def require_version(minimum: str) -> str:
     Every lesson calls this in its first cell. If the package is too old, the error says
     how to update it. Returns the installed version.
     """
-    from . import __version__
-
     if _parse_version(__version__) < _parse_version(minimum):
         raise RuntimeError(
             f"This lesson needs mmcourse >= {minimum}, but {__version__} is installed. "

@@ -2,19 +2,26 @@
 
 :func:`train` takes a model, an iterable of batches and a ``step`` function that returns
 the loss (and optionally other numbers to log). It shows a ``tqdm`` progress bar, keeps a
-:class:`History`, clips gradients, moves batches to the device, and can stop on a time
-budget — so a lesson always finishes in the time it promised.
+:class:`History`, clips gradients and moves batches to the device.
+
+A lesson trains a fixed number of epochs, so its numbers depend on its settings and seed,
+never on how busy the machine is. ``time_budget`` is only a safety stop, set far above the
+expected time: if it is ever hit, a loud warning says so, the history is marked
+``stopped_early`` and :func:`mmcourse.cache.cached_training` does not store the run.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import matplotlib.pyplot as plt
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from .runtime import device as default_device
 
@@ -54,8 +61,6 @@ class History:
 
     def plot(self, keys: Iterable[str] = ("loss",), ax: Any = None, window: int = 20, title: str | None = None):
         """Plot step series (smoothed) and epoch series on one axis; returns the axis."""
-        import matplotlib.pyplot as plt
-
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 3))
         for key in keys:
@@ -133,7 +138,11 @@ def train(
             batch is already on the device.
         optimizer: defaults to Adam with learning rate ``lr`` on the trainable parameters.
         epochs: passes over ``batches``.
-        time_budget: stop after this many seconds (checked after every step).
+        time_budget: a safety stop in seconds (checked after every step), far above the
+            expected time. When it is hit, a loud warning gives the steps done of the
+            steps planned and ``history.stopped_early`` is set: the results are those of
+            an under-trained model, and :func:`mmcourse.cache.cached_training` does not
+            store them. It never decides how long a lesson trains: ``epochs`` does.
         clip_grad: clip the gradient norm to this value (``None`` disables).
         device: defaults to :func:`mmcourse.device`.
         evaluate: called with the model (in eval mode, no grad) after every epoch;
@@ -143,8 +152,6 @@ def train(
         desc: label of the progress bar.
         progress: show a progress bar.
     """
-    from tqdm.auto import tqdm
-
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     if time_budget is not None and not time_budget > 0:
@@ -164,6 +171,7 @@ def train(
     except TypeError:
         per_epoch = None
     total = per_epoch * epochs if per_epoch is not None else None
+    first_step = history.n_steps
     start = time.perf_counter()
     bar = tqdm(total=total, desc=desc, disable=not progress, leave=True)
     out_of_time = False
@@ -211,5 +219,21 @@ def train(
     finally:
         bar.close()
         history.seconds += time.perf_counter() - start
+    if out_of_time:
+        _warn_stopped_early(desc, time_budget, history.n_steps - first_step, total)
     model.eval()
     return history
+
+
+def _warn_stopped_early(desc: str, time_budget: float, done: int, planned: int | None) -> None:
+    """Say loudly that the safety time budget cut a training run short."""
+    of = f"{done} of {planned} planned steps" if planned is not None else f"{done} steps (fewer than planned)"
+    line = "!" * 88
+    print(
+        f"{line}\nWARNING: {desc} hit its safety time budget of {time_budget:g} s and stopped after {of}.\n"
+        "The results below are of an under-trained model and will not be cached. The machine was much\n"
+        "slower than expected (busy?): run it again, or raise time_budget.\n"
+        f"{line}",
+        file=sys.stderr,
+        flush=True,
+    )

@@ -46,6 +46,20 @@ def test_seed_everything_makes_runs_repeatable():
     assert _draw() != first
 
 
+def test_seeded_block_is_repeatable_and_puts_the_generators_back():
+    mmcourse.seed_everything(5)
+    expected = _draw()
+    mmcourse.seed_everything(5)
+    with runtime.seeded(9):
+        inside = _draw()
+    assert _draw() == expected  # as if the block had not run
+    with runtime.seeded(9):
+        assert _draw() == inside
+    with pytest.raises(ValueError, match="seed"):
+        with runtime.seeded(-1):
+            pass
+
+
 def test_seed_rejects_bad_values():
     with pytest.raises(ValueError, match="seed"):
         mmcourse.seed_everything(-1)
@@ -61,9 +75,14 @@ def test_preset_from_environment(monkeypatch):
     assert p.name == "cpu" and p.pick(cpu=1, gpu=2) == 1
     assert mmcourse.preset("gpu").pick(cpu=1, gpu=2) == 2
     assert mmcourse.preset("gpu").image_size > p.image_size
-    monkeypatch.setenv("MMCOURSE_PRESET", "huge")
-    with pytest.raises(ValueError, match="MMCOURSE_PRESET"):
-        mmcourse.preset()
+    for bad in ("huge", "", "  ", "CPU"):
+        monkeypatch.setenv("MMCOURSE_PRESET", bad)
+        with pytest.raises(ValueError, match="MMCOURSE_PRESET") as error:
+            mmcourse.preset()
+        assert repr(bad) in str(error.value)
+    assert mmcourse.preset("cpu").name == "cpu"  # an explicit name wins over the environment
+    with pytest.raises(ValueError, match="name"):
+        mmcourse.preset("")
 
 
 def test_preset_default_follows_the_hardware(monkeypatch):

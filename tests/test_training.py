@@ -36,10 +36,28 @@ def test_training_is_deterministic():
     assert runs[0] == runs[1]
 
 
-def test_time_budget_stops_early():
+def test_time_budget_is_a_loud_safety_stop(capsys):
     batches, model = _tiny_problem()
-    history = train(model, batches * 1000, _step, epochs=100, time_budget=0.2, progress=False)
-    assert history.stopped_early and history.seconds < 2.0
+    history = train(model, batches * 1000, _step, epochs=100, time_budget=0.05, progress=False, desc="demo")
+    assert history.stopped_early and history.n_steps < 100 * 1000
+    err = capsys.readouterr().err
+    assert "WARNING: demo hit its safety time budget" in err
+    assert f"after {history.n_steps} of 100000 planned steps" in err
+    assert "under-trained model and will not be cached" in err
+
+
+def test_a_run_within_its_budget_says_nothing():
+    batches, model = _tiny_problem()
+    history = train(model, batches, _step, epochs=3, time_budget=600, progress=False)
+    assert not history.stopped_early and history.n_steps == 3
+
+
+def test_time_budget_counts_the_steps_of_this_call(capsys):
+    batches, model = _tiny_problem()
+    history = train(model, batches, _step, epochs=2, progress=False)
+    train(model, (b for b in batches * 1000), _step, time_budget=0.05, history=history, progress=False)
+    done = history.n_steps - 2
+    assert history.stopped_early and f"after {done} steps (fewer than planned)" in capsys.readouterr().err
 
 
 def test_evaluate_records_epoch_metrics():

@@ -29,7 +29,20 @@ from torch.utils.data import Dataset
 
 from ..cache import cached
 from .catalog import COLOUR_NAMES, SCENE_TYPES, SHAPES, SIZES
+from .language import (
+    GRAMMAR_VERSION,
+    QUESTION_TYPES,
+    Question,
+    Recipe,
+    answer_vocabulary,
+    captions,
+    questions,
+    recipes,
+)
 from .scenes import GENERATOR_VERSION, SceneBatch, render, sample_scenes
+from .sound import scene_clips
+from .speakers import render_faces, sample_people, synthesize_voices
+from .vocab import course_vocabulary
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 """The dataset splits, in the order used by :func:`split_seed`."""
@@ -142,8 +155,6 @@ def _build_scene_data(cfg: dict[str, Any], verbose: bool) -> dict[str, Any]:
         "recipes": {"title": [], "ingredients": [], "steps": [], "category": torch.zeros(0, dtype=torch.long), "order": []},
     }
     if cfg["text"]:
-        from .language import captions, questions, recipes
-
         data["captions"] = captions(scenes, n_per_scene=cfg["captions_per_scene"], seed=seed)
         qs = questions(scenes, per_scene=cfg["questions_per_scene"], seed=seed, types=cfg["question_types"], skew=cfg["skew"])
         data["questions"] = {
@@ -216,8 +227,6 @@ class SceneData(Dataset):
         if isinstance(size, bool) or size not in (32, 64, 128):
             raise ValueError(f"size must be one of (32, 64, 128), got {size!r}")
         if question_types is None:
-            from .language import QUESTION_TYPES
-
             question_types = QUESTION_TYPES
         if exclude is not None:
             exclude = [tuple(p) if isinstance(p, (list, tuple)) else p for p in exclude]
@@ -228,7 +237,7 @@ class SceneData(Dataset):
                       exclude=exclude, scene_types=scene_types, sounding_fraction=sounding_fraction)
         self.config = {
             "generator": GENERATOR_VERSION,
-            "grammar": _grammar_version() if text else None,
+            "grammar": GRAMMAR_VERSION if text else None,
             "split": split,
             "split_seed": self.seed,
             "n": n,
@@ -296,15 +305,7 @@ class SceneData(Dataset):
         return f"SceneData({self.split!r}, n={len(self)}, size={self.size}, seed={self.seed})"
 
 
-def _grammar_version() -> str:
-    from .language import GRAMMAR_VERSION
-
-    return GRAMMAR_VERSION
-
-
 def _questions_from(stored: dict[str, Any]) -> list:
-    from .language import Question
-
     return [
         Question(scene=int(sc), type=t, text=x, answer=a)
         for sc, t, x, a in zip(stored["scene"].tolist(), stored["type"], stored["text"], stored["answer"])
@@ -314,7 +315,6 @@ def _questions_from(stored: dict[str, Any]) -> list:
 def _recipes_from(stored: dict[str, Any]) -> list:
     if not stored["title"]:
         return []
-    from .language import Recipe
 
     return [
         Recipe(scene=i, title=t, ingredients=list(ing), steps=list(st), category=int(c), order=list(o))
@@ -346,7 +346,6 @@ def _tags(scenes: SceneBatch) -> torch.Tensor:
 def _vocabulary(vocabulary: Any) -> Any:
     if vocabulary is not None:
         return vocabulary
-    from .vocab import course_vocabulary
 
     return course_vocabulary()
 
@@ -392,8 +391,6 @@ class QuestionDataset(Dataset):
 
     def __init__(self, split: str = "train", n: int = 1000, size: int = 64, seed: int = 0, *,
                  vocabulary: Any = None, **scene_kwargs: Any) -> None:
-        from .language import QUESTION_TYPES, answer_vocabulary
-
         self.data = SceneData(split, n, size, seed, text=True, **scene_kwargs)
         self.vocabulary = _vocabulary(vocabulary)
         self.answers: list[str] = answer_vocabulary()
@@ -480,8 +477,6 @@ class AudioVisualDataset(Dataset):
         config = {"scenes": self.data.config, "sample_rate": self.sample_rate, "duration": float(duration)}
 
         def build() -> torch.Tensor:
-            from .sound import scene_clips
-
             clips = scene_clips(self.data.scenes, sample_rate=self.sample_rate, duration=duration, seed=self.data.seed)
             return torch.from_numpy(np.round(np.clip(clips, -1, 1) * 32767).astype(np.int16))  # (N, T) 16-bit
 
@@ -531,8 +526,6 @@ class VoiceFaceDataset(Dataset):
     def __init__(self, split: str = "train", n_people: int = 200, size: int = 64, seed: int = 0, *,
                  faces_per_person: int = 4, voices_per_person: int = 3, sample_rate: int = 16000,
                  duration: float = 1.5, verbose: bool = True) -> None:
-        from .speakers import render_faces, sample_people, synthesize_voices
-
         self.split = split
         self.seed = split_seed(split, seed)
         n_people = _positive("n_people", n_people)

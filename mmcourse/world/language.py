@@ -38,14 +38,13 @@ import random
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from .catalog import COLOUR_NAMES, COUNT_WORDS, SCENE_TYPES, SHAPES, SIZE_RADIUS, SIZES, SYNONYMS
-
-if TYPE_CHECKING:  # only for type hints: this module needs nothing but a SceneBatch's arrays
-    from .scenes import Rendered
+from .scenes import Rendered, make_scene, render
+from .tokens import tokenize
 
 GRAMMAR_VERSION = "1"
 """Version of the grammar; part of the vocabulary's cache key. Bump it when words change."""
@@ -308,7 +307,7 @@ def _join(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _check_seed(seed: Any) -> int:
+def _validate_seed(seed: Any) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     return int(seed)
@@ -317,7 +316,7 @@ def _check_seed(seed: Any) -> int:
 _SCENE_FIELDS = ("scene_type", "n_objects", "shape", "colour", "size", "x", "y", "radius")
 
 
-def _check_scenes(scenes: Any) -> None:
+def _validate_scenes(scenes: Any) -> None:
     missing = [f for f in _SCENE_FIELDS if not hasattr(scenes, f)]
     if missing:
         raise TypeError(f"scenes must be a SceneBatch (missing {missing}), got {type(scenes).__name__}")
@@ -389,7 +388,7 @@ def spatial_relations(scenes: Any) -> dict[str, np.ndarray]:
     ``rel["left of"][i, a, b]`` is True when object ``a`` of scene ``i`` is clearly left
     of object ``b`` (see the module docstring for the exact rules). Padding is False.
     """
-    _check_scenes(scenes)
+    _validate_scenes(scenes)
     shape = np.asarray(scenes.shape)  # (N, K)
     n, k = shape.shape
     valid = np.arange(k)[None, :] < np.asarray(scenes.n_objects)[:, None]  # (N, K)
@@ -475,7 +474,7 @@ class _World:
     """The batch as plain Python lists, with per-scene relations, ready for text building."""
 
     def __init__(self, scenes: Any) -> None:
-        _check_scenes(scenes)
+        _validate_scenes(scenes)
         self.n = len(scenes)
         self.scene_type: list[int] = np.asarray(scenes.scene_type).tolist()
         self.n_objects: list[int] = np.asarray(scenes.n_objects).tolist()
@@ -622,7 +621,7 @@ def captions(scenes: Any, n_per_scene: int = 5, seed: int = 0) -> list[list[str]
     """
     if isinstance(n_per_scene, bool) or not isinstance(n_per_scene, (int, np.integer)) or n_per_scene < 1:
         raise ValueError(f"n_per_scene must be an integer >= 1, got {n_per_scene!r}")
-    rnd = random.Random(_check_seed(seed))
+    rnd = random.Random(_validate_seed(seed))
     w = _World(scenes)
     out: list[list[str]] = []
     for i in range(w.n):
@@ -804,7 +803,7 @@ def _balance_weights(avail: np.ndarray, iterations: int = 60) -> np.ndarray:
     return w
 
 
-def _check_types(types: Any) -> tuple[str, ...]:
+def _validate_types(types: Any) -> tuple[str, ...]:
     if isinstance(types, str):
         types = (types,)
     try:
@@ -878,11 +877,11 @@ def questions(
     """
     if isinstance(per_scene, bool) or not isinstance(per_scene, (int, np.integer)) or per_scene < 1:
         raise ValueError(f"per_scene must be an integer >= 1, got {per_scene!r}")
-    types = _check_types(types)
+    types = _validate_types(types)
     if isinstance(skew, bool) or not isinstance(skew, (int, float, np.floating)) or not 0.0 <= float(skew) <= 1.0:
         raise ValueError(f"skew must be a number in [0, 1], got {skew!r}")
     skew = float(skew)
-    rnd = random.Random(_check_seed(seed))
+    rnd = random.Random(_validate_seed(seed))
     w = _World(scenes)
     answers = answer_vocabulary()
     answer_id = {a: j for j, a in enumerate(answers)}
@@ -992,7 +991,7 @@ def recipe_category(scenes: Any) -> np.ndarray:
     names every object's shape and size, and the image shows them. A scene without
     objects gets category 0. Returns (N,) int64.
     """
-    _check_scenes(scenes)
+    _validate_scenes(scenes)
     shape = np.asarray(scenes.shape)  # (N, K)
     size = np.asarray(scenes.size)  # (N, K)
     n, k = shape.shape
@@ -1029,7 +1028,7 @@ def recipes(scenes: Any, seed: int = 0) -> list[Recipe]:
     (:func:`recipe_category`); the title names the scene type, the dominant shape and a
     dish ("beach star tart"; a scene without objects is a "plain beach tart").
     """
-    rnd = random.Random(_check_seed(seed))
+    rnd = random.Random(_validate_seed(seed))
     w = _World(scenes)
     x = np.asarray(scenes.x, np.float64).tolist()
     y = np.asarray(scenes.y, np.float64).tolist()
@@ -1157,8 +1156,6 @@ def render_recipe(
     Returns:
         The :class:`~mmcourse.world.scenes.Rendered` of the one scene (``images`` (1, S, S, 3)).
     """
-    from .scenes import make_scene, render
-
     objects = parse_recipe_steps(recipe)
     if order is not None:
         order = [int(j) for j in order]
@@ -1177,8 +1174,6 @@ def render_recipe(
 def grammar_words() -> list[str]:
     """Every word (token) a caption, question, answer, recipe title, ingredient or step
     can contain, sorted. Used to build the course vocabulary."""
-    from .vocab import tokenize
-
     texts: list[str] = ["a an the and there is are ,"]
     texts += [*COUNT_WORDS, *COLOUR_NAMES, *GENERIC_NOUNS, *map(plural, GENERIC_NOUNS)]
     for words in SHAPE_WORDS.values():

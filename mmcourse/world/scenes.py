@@ -293,7 +293,7 @@ def _names_to_indices(kind: str, values: Iterable[Any], choices: tuple[str, ...]
     return out
 
 
-def _check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
+def _validate_int(name: str, value: Any, low: int, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
     if value < low or (high is not None and value > high):
@@ -455,11 +455,11 @@ def sample_scenes(
     Returns:
         A :class:`SceneBatch` with ``K = max_objects`` object slots.
     """
-    n = _check_int("n", n, 1)
+    n = _validate_int("n", n, 1)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    min_objects = _check_int("min_objects", min_objects, 0, MAX_OBJECTS)
-    max_objects = _check_int("max_objects", max_objects, 1, MAX_OBJECTS)
+    min_objects = _validate_int("min_objects", min_objects, 0, MAX_OBJECTS)
+    max_objects = _validate_int("max_objects", max_objects, 1, MAX_OBJECTS)
     if min_objects > max_objects:
         raise ValueError(f"min_objects ({min_objects}) must be <= max_objects ({max_objects})")
     if not isinstance(max_overlap, (int, float)) or not 0.0 <= max_overlap <= 1.0:
@@ -859,7 +859,7 @@ class Rendered:
 _COLOUR_TABLE = np.array([COLOURS[name] for name in COLOUR_NAMES], np.float32)  # (C, 3) 0..255
 
 
-def _check_size(size: Any) -> int:
+def _validate_size(size: Any) -> int:
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or int(size) not in ALLOWED_SIZES:
         raise ValueError(f"size must be one of {ALLOWED_SIZES}, got {size!r}")
     return int(size)
@@ -1021,7 +1021,7 @@ def render(scenes: SceneBatch, size: int = 64, seed: int | None = None) -> Rende
     """
     if not isinstance(scenes, SceneBatch):
         raise TypeError(f"scenes must be a SceneBatch, got {type(scenes).__name__}")
-    s = _check_size(size)
+    s = _validate_size(size)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
         raise ValueError(f"seed must be None or a non-negative integer, got {seed!r}")
     n, k_max = len(scenes), scenes.max_objects

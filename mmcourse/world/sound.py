@@ -33,6 +33,7 @@ import os
 from typing import Any, Callable
 
 import numpy as np
+import soundfile
 
 from .catalog import SCENE_TYPES, SHAPES, SIZES, index_of
 
@@ -120,10 +121,10 @@ _VARIANTS = 4  # templates per class in scene_clips
 _CHUNK = 256  # clips mixed at once in scene_clips (bounds memory)
 
 
-# ----------------------------------------------------------------------------- checks
+# ----------------------------------------------------------------------------- input validation
 
 
-def _check_rate(sample_rate: Any) -> int:
+def _validate_rate(sample_rate: Any) -> int:
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)):
         if isinstance(sample_rate, (float, np.floating)) and float(sample_rate).is_integer():
             sample_rate = int(sample_rate)
@@ -134,7 +135,7 @@ def _check_rate(sample_rate: Any) -> int:
     return int(sample_rate)
 
 
-def _check_samples(duration: Any, sample_rate: int) -> int:
+def _validate_samples(duration: Any, sample_rate: int) -> int:
     if isinstance(duration, bool) or not isinstance(duration, (int, float, np.integer, np.floating)):
         raise ValueError(f"duration must be a positive number of seconds, got {duration!r}")
     if not math.isfinite(float(duration)) or duration <= 0:
@@ -349,8 +350,8 @@ def shape_sound(
         ``(T,)`` float32 with ``T = round(duration * sample_rate)``, peak 0.9.
     """
     s = index_of("shape", shape, SHAPES)
-    sr = _check_rate(sample_rate)
-    n = _check_samples(duration, sr)
+    sr = _validate_rate(sample_rate)
+    n = _validate_samples(duration, sr)
     wave = _make(_SHAPE_MAKERS[SHAPES[s]], _rng(seed, 1, s), n, sr)  # (T,)
     return _peak_normalise(wave)
 
@@ -368,8 +369,8 @@ def ambience(
         ``(T,)`` float32, peak 0.9.
     """
     a = index_of("scene_type", scene_type, SCENE_TYPES)
-    sr = _check_rate(sample_rate)
-    n = _check_samples(duration, sr)
+    sr = _validate_rate(sample_rate)
+    n = _validate_samples(duration, sr)
     wave = _make(_AMBIENCE_MAKERS[SCENE_TYPES[a]], _rng(seed, 2, a), n, sr)  # (T,)
     return _peak_normalise(wave)
 
@@ -408,8 +409,8 @@ def scene_clips(
     Returns:
         ``(N, T)`` float32, each clip peak-normalised to 0.9 (a silent clip stays 0).
     """
-    sr = _check_rate(sample_rate)
-    n_samples = _check_samples(duration, sr)
+    sr = _validate_rate(sample_rate)
+    n_samples = _validate_samples(duration, sr)
     if isinstance(ambience_level, bool) or not isinstance(ambience_level, (int, float, np.number)):
         raise ValueError(f"ambience_level must be a number >= 0, got {ambience_level!r}")
     if not math.isfinite(float(ambience_level)) or ambience_level < 0:
@@ -471,9 +472,7 @@ def scene_clips(
 
 def write_wav(path: str | os.PathLike, wave: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
     """Write a mono ``(T,)`` (or ``(T, C)``) float wave in [-1, 1] as 16-bit PCM WAV."""
-    import soundfile
-
-    sr = _check_rate(sample_rate)
+    sr = _validate_rate(sample_rate)
     x = np.asarray(wave, dtype=np.float32)  # (T,) or (T, C)
     if x.ndim not in (1, 2) or x.shape[0] == 0:
         raise ValueError(f"wave must be a non-empty (T,) or (T, C) array, got shape {x.shape}")
@@ -485,8 +484,6 @@ def write_wav(path: str | os.PathLike, wave: np.ndarray, sample_rate: int = SAMP
 def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     """Read a sound file; returns ``(wave, sample_rate)`` with wave ``(T,)`` float32 mono
     (several channels are averaged)."""
-    import soundfile
-
     x, sr = soundfile.read(os.fspath(path), dtype="float32", always_2d=True)  # (T, C)
     return x.mean(axis=1).astype(np.float32), int(sr)  # (T,)
 

@@ -88,7 +88,7 @@ _IRIS_RGB = np.array([(90, 60, 35), (60, 100, 160), (70, 120, 80), (40, 30, 25)]
 _LIP_RGB = np.array((178, 84, 84), np.float32)
 
 
-# ----------------------------------------------------------------------------- checks
+# ----------------------------------------------------------------------------- input validation
 
 
 def _seed_int(seed: Any, name: str = "seed") -> int:
@@ -105,7 +105,7 @@ def _pos_int(value: Any, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
-def _check_people(people: Any) -> "People":
+def _validate_people(people: Any) -> "People":
     if not isinstance(people, People):
         raise TypeError(f"people must be a People (from sample_people), got {type(people).__name__}")
     return people
@@ -553,7 +553,7 @@ def render_faces(people: People, per_person: int = 4, size: int = 64, seed: Any 
     Returns:
         ``(N, M, S, S, 3)`` uint8.
     """
-    people = _check_people(people)
+    people = _validate_people(people)
     m = _pos_int(per_person, "per_person")
     size = _pos_int(size, "size", minimum=16)
     seed = _seed_int(seed)
@@ -730,7 +730,7 @@ def synthesize_voices(people: People, per_person: int = 3, sample_rate: int = 16
         ``(N, M, T)`` float32 with ``T = round(duration * sample_rate)``, each utterance
         peak-normalised to 0.9.
     """
-    people = _check_people(people)
+    people = _validate_people(people)
     m = _pos_int(per_person, "per_person")
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate < 8000:
         raise ValueError(f"sample_rate must be an integer >= 8000 Hz, got {sample_rate!r}")

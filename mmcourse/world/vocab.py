@@ -1,8 +1,8 @@
 """One tokenizer and one vocabulary for the whole course.
 
 Every text model of the course (word2vec, the caption decoder, the VQA question encoder,
-the recipe encoder, the text-conditioned GAN) reads words through the same
-:class:`Vocabulary`, so a word has the same id in every lesson. The vocabulary is built
+the recipe encoder, the text-conditioned GAN) reads words through the same tokenizer
+(:func:`tokenize`, from :mod:`mmcourse.world.tokens`) and the same :class:`Vocabulary`, so a word has the same id in every lesson. The vocabulary is built
 deterministically from the grammar of :mod:`mmcourse.world.language` — every word a
 caption, question, answer or recipe can contain — and stored in the course cache.
 
@@ -32,24 +32,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..cache import cached
+from .language import GRAMMAR_VERSION, grammar_words
+from .tokens import tokenize
+
 SPECIALS: tuple[str, ...] = ("<pad>", "<start>", "<end>", "<unk>")
 """Special tokens; their ids are 0, 1, 2, 3."""
 
 PAD, START, END, UNK = 0, 1, 2, 3
 
-_TOKEN = re.compile(r"<(?:pad|start|end|unk)>|[a-z0-9]+|[^\sa-z0-9]")
 _SPACE_BEFORE_PUNCT = re.compile(r" ([?,.!;:])")
-
-
-def tokenize(text: str) -> list[str]:
-    """Split ``text`` into lower-case words; punctuation becomes its own token.
-
-    >>> tokenize("What colour is the Star?")
-    ['what', 'colour', 'is', 'the', 'star', '?']
-    """
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
-    return _TOKEN.findall(text.lower())
 
 
 def _tokens_of(text: str | Sequence[str], name: str = "text") -> list[str]:
@@ -192,22 +184,13 @@ class Vocabulary:
         return cls(itos[len(SPECIALS):])
 
 
-def _course_words() -> list[str]:
-    from .language import grammar_words
-
-    return grammar_words()
-
-
 def course_vocabulary(verbose: bool = False) -> Vocabulary:
     """The course's vocabulary: the specials, then every word of the world's grammar, sorted.
 
     Deterministic; stored in the course cache (keyed by the grammar's version and word
     list), so every lesson reads the same ids.
     """
-    from ..cache import cached
-    from .language import GRAMMAR_VERSION
-
-    words = _course_words()
+    words = grammar_words()
     digest = hashlib.sha256(" ".join(words).encode()).hexdigest()[:16]
     config = {"grammar_version": GRAMMAR_VERSION, "n_words": len(words), "words_sha": digest}
     data = cached("course_vocabulary", config, lambda: Vocabulary(words).to_dict(), verbose=verbose)
