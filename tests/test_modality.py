@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-import torch
+import matplotlib
 
-from mmcourse import checks, modality as M
-from mmcourse.encoders import GridEncoder
-from mmcourse.world.catalog import COLOUR_NAMES, SCENE_TYPES, SHAPES
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib import pyplot as plt  # noqa: E402
+
+from mmcourse import checks, modality as M  # noqa: E402
+from mmcourse.encoders import GridEncoder, encode  # noqa: E402
+from mmcourse.world import SceneData  # noqa: E402
+from mmcourse.world.catalog import COLOUR_NAMES, SCENE_TYPES, SHAPES  # noqa: E402
+
+
+@pytest.fixture
+def tmp_cache(tmp_path, monkeypatch):
+    """A cache folder of the test's own, so nothing is read from or written to the course cache."""
+    monkeypatch.setenv("MMCOURSE_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def not_grading(monkeypatch):
+    monkeypatch.delenv(checks.GRADING_ENV, raising=False)
 
 
 def _reading(cells: dict[tuple[int, int], tuple[str, str]], scene: str = "beach", g: int = 8) -> M.Reading:
@@ -45,8 +63,10 @@ def test_text_concepts_and_match_scores():
     assert scores[0, 0] == pytest.approx(2 / np.sqrt(6), abs=1e-6) and scores[0, 1] == 0
     with pytest.raises(ValueError, match="caption_concepts"):
         M.match_scores(image, torch.zeros(2, 4))
-    with pytest.raises(TypeError, match="texts"):
+    with pytest.raises(ValueError, match="texts"):
         M.text_concepts("a single string")
+    with pytest.raises(ValueError, match="texts"):
+        M.text_concepts(["a red star", 3])
 
 
 def test_recall_at_k_counts_ties_against_the_image():
@@ -59,6 +79,8 @@ def test_recall_at_k_counts_ties_against_the_image():
         M.recall_at_k(scores, torch.tensor([0, 1]), 1)
     with pytest.raises(ValueError, match="k must"):
         M.recall_at_k(scores, owner, 0)
+    with pytest.raises(ValueError, match="scores"):
+        M.recall_at_k(scores[0], owner, 1)
 
 
 # ---------------------------------------------------------------- translating and referencing
@@ -93,14 +115,38 @@ def test_read_grid_shapes_with_an_untrained_encoder():
     torch.manual_seed(0)
     encoder = GridEncoder(dim=8, width=8).eval()
     images = torch.rand(3, 3, 64, 64)  # (N, 3, S, S)
-    grid = M.encode_grid(encoder, images, batch_size=2)  # (N, D, g, g)
+    grid = encode(encoder, images, batch_size=2)  # (N, D, g, g)
     assert grid.shape == (3, 8, 8, 8)
     reading = M.read_grid(encoder, grid)
     assert reading.shape.shape == (3, 8, 8) and reading.colour.shape == (3, 8, 8)
     assert reading.scene.shape == (3,) and reading.summary.shape == (3, len(M.CONCEPTS))
     assert torch.allclose(reading.summary, encoder.summary(images), atol=1e-5)
+    assert torch.equal(M.read_images(encoder, images).shape, reading.shape)
     with pytest.raises(ValueError, match="images"):
-        M.encode_grid(encoder, torch.rand(3, 64, 64))
+        M.read_images(encoder, torch.rand(3, 64, 64))
+    with pytest.raises(ValueError, match="grid"):
+        M.read_grid(encoder, torch.rand(3, 8, 8))
+
+
+def test_recipes_paint_in_order_and_figures_draw(tmp_cache):
+    data = SceneData("test", 12, size=32, min_objects=2, max_objects=4, max_overlap=0.5, verbose=False)
+    picture = M.paint_recipe(data.recipes[0], size=32)  # (S, S, 3)
+    assert picture.shape == (32, 32, 3) and picture.dtype == np.uint8
+    changed = M.reverse_order_changes(data, size=32)
+    assert set(changed) == set(range(12)) and all(0.0 <= c <= 1.0 for c in changed.values())
+    assert max(changed.values()) > 0, "overlapping objects painted in reverse order must change some pixels"
+    one = min(changed, key=changed.get)
+    same = M.paint_recipe(data.recipes[one], 32, reverse=True) != M.paint_recipe(data.recipes[one], 32)
+    assert same.any(-1).mean() == pytest.approx(changed[one])
+    with pytest.raises(ValueError, match="reverse"):
+        M.paint_recipe(data.recipes[0], 32, reverse="yes")
+    with pytest.raises(ValueError, match="data"):
+        M.reverse_order_changes(data.scenes, size=32)
+    fig = M.plot_recipe_order(data, [0, 1], size=32)
+    assert len(fig.axes) == 6
+    fig = M.draw_three_ways()
+    assert [ax.get_title().split(":")[0] for ax in fig.axes] == ["matching", "translating", "referencing"]
+    plt.close("all")
 
 
 # ---------------------------------------------------------------- 1:N
@@ -130,6 +176,18 @@ def test_log_mel_stats_shape_and_silence_is_zero():
         M.log_mel_stats(np.zeros(4000, np.float32))
 
 
+@pytest.mark.parametrize("clips, sample_rate, message", [
+    (np.zeros((2, 4000), np.int16), 16000, "clips must be float.*32767"),
+    (np.full((2, 4000), np.nan, np.float32), 16000, "NaN"),
+    (np.zeros((0, 4000), np.float32), 16000, "clips"),
+    (np.zeros((2, 4000), np.float32), 16, "sample_rate"),
+    ([[0.0] * 4000], 16000, "clips must be a tensor"),
+])
+def test_log_mel_stats_refuses_bad_input(clips, sample_rate, message):
+    with pytest.raises(ValueError, match=message):
+        M.log_mel_stats(clips, sample_rate)
+
+
 def test_modality_dropout_drops_whole_rows_without_rescaling():
     x = torch.rand(1000, 4) + 1.0  # (B, A)
     assert torch.equal(M.modality_dropout(x, 0.0), x)
@@ -141,6 +199,8 @@ def test_modality_dropout_drops_whole_rows_without_rescaling():
     assert torch.equal(out, again)
     with pytest.raises(ValueError, match="p must"):
         M.modality_dropout(x, 1.5)
+    with pytest.raises(ValueError, match="x must"):
+        M.modality_dropout(x.numpy(), 0.5)
 
 
 def _toy_data(n: int = 40, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -166,6 +226,23 @@ def test_classifier_shapes_gradients_and_bad_input():
         M.AudioVisualClassifier(6, 5, 3, audio_dropout=1.0)
     with pytest.raises(ValueError, match="hidden"):
         M.AudioVisualClassifier(6, 5, 3, hidden=0)
+    with pytest.raises(ValueError, match="image_dropout"):
+        M.AudioVisualClassifier(6, 5, 3, image_dropout=-0.1)
+
+
+def test_image_dropout_zeroes_whole_grids_while_training():
+    torch.manual_seed(0)
+    model = M.AudioVisualClassifier(6, 5, 3, hidden=8, image_dropout=0.5)
+    seen = []
+    model.image_branch.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
+    grid, audio, _ = _toy_data(200)
+    model.train()
+    model(grid + 1.0, audio)
+    dropped = (seen[-1] == 0).flatten(1).all(1)  # (B,)
+    assert 0.35 < dropped.float().mean() < 0.65 and not (seen[-1][~dropped] == 0).any()
+    model.eval()
+    model(grid + 1.0, audio)
+    assert not (seen[-1] == 0).any(), "eval mode must not drop the image"
 
 
 def test_tiny_batch_overfits_and_dropout_only_while_training():
@@ -200,14 +277,146 @@ def test_accuracy_without_audio_feeds_zeros():
     grid, audio, _ = _toy_data(10)
     assert M.accuracy(spy, grid, audio, torch.zeros(10, dtype=torch.long), without_audio=True) == 1.0
     assert torch.all(spy.seen[-1] == 0)
+    with pytest.raises(ValueError, match="same number"):
+        M.accuracy(spy, grid, audio, torch.zeros(9, dtype=torch.long))
+
+
+# ---------------------------------------------------------------- the audio-visual task and its training
+
+
+def _toy_task(seed: int = 0) -> M.AudioVisualTask:
+    """Features where both modalities name the class: the audio in one feature, the image in one cell channel."""
+    g = torch.Generator().manual_seed(seed)
+    splits = {}
+    for split, n in (("train", 120), ("val", 40), ("test", 40)):
+        label = torch.randint(0, len(SHAPES), (n,), generator=g)  # (n,)
+        grid = 0.1 * torch.rand(n, 6, 2, 2, generator=g)  # (n, D, g, g)
+        grid[torch.arange(n), label, 0, 0] += 1.0
+        audio = 0.1 * torch.rand(n, 8, generator=g)  # (n, A)
+        audio[torch.arange(n), label] += 1.0
+        splits[split] = {"grid": grid, "audio": audio, "label": label}
+    return M.AudioVisualTask(splits, {"grid": 1.0, "audio": 1.0})
+
+
+def test_task_inputs_batches_and_bad_input():
+    task = _toy_task()
+    grid, audio, label = task.inputs("val", drop="audio")
+    assert grid.shape == (40, 6, 2, 2) and torch.all(audio == 0) and label.shape == (40,)
+    assert torch.all(task.inputs("val", drop="image")[0] == 0)
+    batches = task.batches("train", batch_size=50, seed=0)
+    assert len(batches) == 3 and [len(b[2]) for b in batches] == [50, 50, 20]
+    first, second = [torch.cat([b[2] for b in batches]) for _ in range(2)]
+    assert not torch.equal(first, second) and torch.equal(first.sort().values, second.sort().values)
+    assert "train 120" in repr(task) and task.fingerprint() == _toy_task().fingerprint() != _toy_task(1).fingerprint()
+    with pytest.raises(ValueError, match="split"):
+        task.inputs("training")
+    with pytest.raises(ValueError, match="drop"):
+        task.inputs("val", drop="sound")
+    with pytest.raises(ValueError, match="batch_size"):
+        task.batches("train", 0)
+    with pytest.raises(ValueError, match="sizes"):
+        M.AudioVisualTask.build(GridEncoder(dim=8, width=8), {"train": 10, "val": 5})
+
+
+def test_task_build_from_the_world(tmp_cache):
+    torch.manual_seed(0)
+    encoder = GridEncoder(dim=8, width=8).eval()
+    task = M.AudioVisualTask.build(encoder, {"train": 6, "val": 3, "test": 3}, image_size=64, verbose=False)
+    train_split = task.splits["train"]
+    assert train_split["grid"].shape == (6, 8, 8, 8) and train_split["audio"].shape == (6, 64)
+    assert train_split["label"].dtype == torch.int64 and train_split["label"].max() < len(SHAPES)
+    for key in ("grid", "audio"):  # divided by the training root-mean-square
+        assert float(train_split[key].square().mean().sqrt()) == pytest.approx(1.0, rel=1e-4)
+
+
+def test_train_classifier_is_seeded_cached_and_learns(tmp_cache):
+    task = _toy_task()
+    settings = dict(hidden=16, epochs=3, batch_size=32, lr=1e-2, progress=False, verbose=False)
+    model, history = M.train_classifier(task, seed=3, use_cache=False, **settings)
+    again, _ = M.train_classifier(task, seed=3, use_cache=False, **settings)
+    for a, b in zip(model.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b), "the same seed must give the same model"
+    assert history.n_epochs == 3 and len(history.epochs["val_acc"]) == 3
+    assert task.accuracy(model) > 0.9
+    cached, cached_history = M.train_classifier(task, seed=3, **settings)  # trains and stores
+    assert list(tmp_cache.glob("modality_classifier-*.pt"))
+    loaded, loaded_history = M.train_classifier(task, seed=3, **settings)  # reads back
+    for a, b in zip(cached.state_dict().values(), loaded.state_dict().values()):
+        assert torch.equal(a, b)
+    assert loaded_history.epochs["val_acc"] == cached_history.epochs["val_acc"]
+    other, _ = M.train_classifier(task, seed=4, **settings)
+    assert not torch.equal(other.head.weight, cached.head.weight)
+    state = torch.get_rng_state()
+    M.train_classifier(task, seed=3, **settings)
+    assert torch.equal(state, torch.get_rng_state()), "training must not move the global random state"
+    with pytest.raises(ValueError, match="task"):
+        M.train_classifier(task.splits, **settings)
+    with pytest.raises(ValueError, match="drop"):
+        M.train_classifier(task, drop="sound", **settings)
+    with pytest.raises(ValueError, match="epochs"):
+        M.train_classifier(task, **{**settings, "epochs": 0})
+
+
+def test_audio_gap_and_plot_curves():
+    task = _toy_task()
+    model, history = M.train_classifier(task, hidden=8, epochs=2, progress=False, use_cache=False)
+    gap = task.audio_gap(model)
+    assert gap == pytest.approx(100 * (task.accuracy(model) - task.accuracy(model, drop="audio")))
+    curves = {"with audio": history.epochs["val_acc"], "audio removed": history.epochs["val_acc_without_audio"]}
+    ax = M.plot_curves(curves, title="a model")
+    assert len(ax.lines) == 2 and list(ax.lines[0].get_xdata()) == [1, 2] and ax.get_title() == "a model"
+    with pytest.raises(ValueError, match="curves"):
+        M.plot_curves({})
+    with pytest.raises(ValueError, match="empty"):
+        M.plot_curves({"nothing": []})
+    plt.close("all")
 
 
 # ---------------------------------------------------------------- exercise checks
 
 
 def test_exercise_checks_pass_on_the_reference():
+    M.check_recall_at_k(M.recall_at_k)
     M.check_modality_dropout(M.modality_dropout)
     M.check_word_overlap(M.word_overlap)
+
+
+def _recall_rank_at_most_k(scores, owner, k):
+    own = owner[None, :] == torch.arange(scores.shape[0])[:, None]
+    best = scores.masked_fill(~own, -float("inf")).amax(1)
+    rank = (scores.masked_fill(own, -float("inf")) >= best[:, None]).sum(1)
+    return float((rank <= k).float().mean())
+
+
+def _recall_topk(scores, owner, k):
+    top = scores.topk(k, dim=1).indices  # (N, k)
+    return float((owner[top] == torch.arange(scores.shape[0])[:, None]).any(1).float().mean())
+
+
+def _recall_in_place(scores, owner, k):
+    own = owner[None, :] == torch.arange(scores.shape[0])[:, None]
+    best = scores.masked_fill(~own, -float("inf")).amax(1)
+    scores.masked_fill_(own, -float("inf"))
+    return float(((scores >= best[:, None]).sum(1) < k).float().mean())
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (M._recall_first_own, "ANY of its own captions"),
+    (_recall_rank_at_most_k, "rank < k"),
+    (_recall_topk, "ties"),
+    (M._recall_optimistic, "ties against the image"),
+    (lambda scores, owner, k: 100 * M.recall_at_k(scores, owner, k), "not a count or a percentage"),
+    (_recall_in_place, "in place"),
+    (lambda scores, owner, k: [0.5], "one number"),
+])
+def test_recall_check_explains_mistakes(wrong, message):
+    with pytest.raises(checks.CheckFailed, match=message):
+        M.check_recall_at_k(wrong)
+
+
+def _keep_share(x, p, generator=None):
+    keep = torch.rand(x.shape[0], generator=generator) < p
+    return x * keep.view(-1, *([1] * (x.dim() - 1)))
 
 
 def _rescaled(x, p, generator=None):
@@ -229,6 +438,7 @@ def _in_place(x, p, generator=None):
     (_rescaled, "does not rescale"),
     (_per_feature, "whole examples"),
     (_in_place, "in place"),
+    (_keep_share, "probability to DROP"),
     (lambda x, p, generator=None: x, "p=1"),
 ])
 def test_modality_dropout_check_explains_mistakes(wrong, message):
@@ -275,11 +485,21 @@ def test_word_overlap_check_explains_mistakes(wrong, message):
         M.check_word_overlap(wrong)
 
 
-def test_unsolved_exercise_says_not_implemented(capsys):
-    def unsolved(x, p, generator=None):
-        raise NotImplementedError("draw one random number per row")
+def _unsolved(*args, **kwargs):
+    raise NotImplementedError()
 
-    with checks.exercise("1. modality dropout") as result:
-        M.check_modality_dropout(unsolved)
+
+@pytest.mark.parametrize("check", [M.check_recall_at_k, M.check_word_overlap, M.check_modality_dropout])
+def test_unsolved_exercise_says_not_implemented(check, capsys, not_grading):
+    result = checks.run("an exercise", check, _unsolved)
     assert result.status == "not implemented"
     assert "not implemented yet" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("check, answer", [
+    (M.check_recall_at_k, M.recall_at_k), (M.check_word_overlap, M.word_overlap),
+    (M.check_modality_dropout, M.modality_dropout),
+])
+def test_reference_answers_pass_through_checks_run(check, answer, capsys, not_grading):
+    assert checks.run("an exercise", check, answer).status == "passed"
+    assert "all checks passed" in capsys.readouterr().out
