@@ -2,7 +2,7 @@
 #   make lab    set up .venv (first time: a few minutes) and open JupyterLab on notebooks/
 #   make test   set up .venv, then run the unit tests and every lesson under nbval
 #
-# Other targets: test-unit, test-notebooks, test-browser, exercises, notebooks, benchmark, clean-cache.
+# Other targets: test-unit, test-notebooks, test-browser, exercises, grade, notebooks, benchmark, clean-cache.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -14,7 +14,7 @@ NB ?= notebooks
 # Jupyter refuses to start as root (containers, CI) unless told so explicitly
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: help venv lab test test-unit test-notebooks test-browser exercises notebooks benchmark clean-cache lab-check
+.PHONY: help venv lab test test-unit test-notebooks test-browser exercises grade notebooks benchmark clean-cache lab-check
 
 help:
 	@sed -n '1,6p' Makefile | sed 's/^# \{0,1\}//'
@@ -40,8 +40,20 @@ test-browser: venv
 lab-check: venv
 	$(PY) tools/lab_check.py
 
+# Teaching (README, "Teaching with it"): learners' copies with nbgrader, then grading a class.
+#   make exercises [COURSE=<folder>]   exercises/ (and, with COURSE, an nbgrader course folder kept there)
+#   make grade SUBMISSIONS=<folder> [GRADES=grades] [TIME_LIMIT=600]   grades/grades.csv
+COURSE ?=
+SUBMISSIONS ?=
+GRADES ?= grades
+TIME_LIMIT ?= 600
+
 exercises: venv
-	$(PY) -m mmcourse.exercises --src notebooks --out exercises
+	$(PY) -m mmcourse.exercises --src notebooks --out exercises $(if $(COURSE),--course "$(COURSE)")
+
+grade: venv
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder: one sub-folder or notebook per learner> [GRADES=grades] [TIME_LIMIT=600]" >&2; exit 2; }
+	MMCOURSE_GRADING=1 $(PY) -m mmcourse.grading "$(SUBMISSIONS)" --lessons notebooks --out "$(GRADES)" --time-limit $(TIME_LIMIT)
 
 notebooks: venv
 	$(PY) tools/execute_notebooks.py

@@ -1,23 +1,34 @@
 """Automatic checks for the exercises.
 
-Each exercise cell ends with something like::
+An exercise is a function the learner writes; a check is a function in the lesson's module
+(named ``check_*``) that calls it on its own inputs and raises :class:`CheckFailed` with a
+message naming the mistake. A locked cell of the lesson runs one against the other::
 
-    with checks.exercise("1. negative-sampling loss"):
-        checks.close(my_loss(u, v, neg), reference_loss(u, v, neg), name="loss")
+    result = checks.run("1. negative-sampling loss", w2v.check_negative_sampling_loss, my_loss)
 
-Inside :func:`exercise`:
+:func:`run` prints one line and never halts "Run All":
 
-- an unsolved exercise (``NotImplementedError``) prints "not implemented yet" and the
-  notebook goes on;
-- a failed check raises :class:`CheckFailed`, whose message says what is wrong and what
-  was expected;
-- success prints "all checks passed".
+- passed: "✅ {name}: all checks passed";
+- unsolved (``NotImplementedError``): "⏳ {name}: not implemented yet";
+- a failed check: "❌ {name}: {message}";
+- any other exception from the learner's code: "❌ {name}: your code raised {Type}: {msg}"
+  followed by a short traceback.
+
+Warnings raised while the check runs are printed on stdout ("⚠️ ..."), not stderr: an
+autograder counts any stderr output of a check cell as a failure.
+
+In grading mode (environment variable ``MMCOURSE_GRADING=1``, set in the kernels that
+``make grade`` runs) a failed or unsolved exercise raises :class:`CheckFailed` after printing,
+so its autograded cell scores 0. The helpers below (:func:`close`, :func:`shape`, :func:`param_count`,
+:func:`true`) are the building blocks of the ``check_*`` functions.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+import os
+import traceback
+import warnings
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -96,13 +107,22 @@ def true(condition: bool, message: str) -> None:
         raise CheckFailed(message)
 
 
+GRADING_ENV = "MMCOURSE_GRADING"
+TRACEBACK_FRAMES = 3  # frames of the learner's traceback shown under a "your code raised" line
+
+
 class Result:
-    """What :func:`exercise` found: ``status`` is "passed", "not implemented" or "failed"."""
+    """What :func:`run` found.
+
+    ``status`` is "passed", "not implemented" or "failed"; ``message`` is the failure text
+    (without the "❌ name:" prefix, empty otherwise); ``value`` is whatever the check returned.
+    """
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.status = "running"
         self.message = ""
+        self.value: Any = None
 
     @property
     def passed(self) -> bool:
@@ -115,24 +135,64 @@ class Result:
 _results: dict[str, Result] = {}
 
 
-@contextlib.contextmanager
-def exercise(name: str) -> Iterator[Result]:
-    """Run an exercise's checks; see the module docstring for what each outcome does."""
+def grading() -> bool:
+    """True when the notebook runs for grading (``MMCOURSE_GRADING=1``)."""
+    return os.environ.get(GRADING_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _short_traceback(error: BaseException) -> str:
+    """The last few frames of ``error``'s traceback, without the frames of this module."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename != __file__]
+    lines = traceback.format_list(frames[-TRACEBACK_FRAMES:])
+    return "".join(lines).rstrip()
+
+
+def _show_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """Print warnings on stdout: a grader counts anything on stderr as a failed cell."""
+    for warning in caught:
+        print(f"⚠️ {warning.category.__name__}: {warning.message}")
+
+
+def run(name: str, check: Callable[[Callable[..., Any]], Any], answer: Callable[..., Any]) -> Result:
+    """Run ``check(answer)`` for the exercise ``name``, print the outcome and return a :class:`Result`.
+
+    See the module docstring for what each outcome prints. Outside grading mode nothing is
+    raised, so "Run All" reaches the end of the lesson; in grading mode a failed or unsolved
+    exercise raises :class:`CheckFailed` after printing.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"name must be a non-empty string naming the exercise, got {name!r}")
+    if not callable(check):
+        raise ValueError(f"check must be a check_* function of the lesson's module, got {type(check).__name__}")
     result = Result(name)
     _results[name] = result
     try:
-        yield result
-    except NotImplementedError as error:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            try:
+                result.value = check(answer)
+            finally:
+                _show_warnings(caught)
+    except NotImplementedError:
         result.status = "not implemented"
-        hint = f" Hint: {error}" if str(error) else ""
-        print(f"⏳ {name}: not implemented yet.{hint}")
-        return
+        print(f"⏳ {name}: not implemented yet")
     except CheckFailed as error:
         result.status = "failed"
         result.message = str(error)
-        raise CheckFailed(f"{name}: {error}") from None
-    result.status = "passed"
-    print(f"✅ {name}: all checks passed")
+        print(f"❌ {name}: {error}")
+    except Exception as error:  # the learner's code raised: report it, do not halt the notebook
+        result.status = "failed"
+        result.message = f"your code raised {type(error).__name__}: {error}"
+        print(f"❌ {name}: {result.message}")
+        trace = _short_traceback(error)
+        if trace:
+            print(trace)
+    else:
+        result.status = "passed"
+        print(f"✅ {name}: all checks passed")
+    if grading() and not result.passed:
+        raise CheckFailed(f"{name}: {result.message or result.status}")
+    return result
 
 
 def results() -> dict[str, Result]:

@@ -5,7 +5,8 @@
 
 Each notebook runs in a fresh kernel of the current environment with the ``cpu`` preset
 (unless MMCOURSE_PRESET is set), widget state is not stored, and the kernel metadata is
-normalised, so the committed file is what `make test` checks.
+normalised, so the committed file is what `make test` checks. Before running, each cell gets the
+nbgrader metadata its exercise markers call for (``mmcourse.exercises.stamp``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+from mmcourse.exercises import stamp
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
@@ -43,6 +46,7 @@ def clean_metadata(nb: nbformat.NotebookNode) -> None:
 
 def execute(path: Path, timeout: int) -> float:
     nb = nbformat.read(path, as_version=4)
+    stamp(nb, path.stem)  # nbgrader cell metadata from the exercise markers
     os.environ.setdefault("MMCOURSE_PRESET", "cpu")
     client = NotebookClient(
         nb,
