@@ -4,10 +4,12 @@ The pieces of lesson 04:
 
 - :class:`SoftAttention` — the MLP attention ``f_att(a_i, h)``: a score per annotation
   vector, a softmax over the ``L`` cells, and the weighted sum (the *context vector*).
-- :class:`ShowAttendTell` — the LSTM decoder. Its state starts from the mean annotation
-  vector; at every step it attends (optionally gating the context with the paper's scalar
-  ``beta``) and predicts the next word with the *deep output layer*
-  ``p(y_t) ~ exp(L_o(E y_{t-1} + L_h h_t + L_z z_t))``. The variants share the code:
+- :class:`ShowAttendTell` — the LSTM decoder (an ``nn.LSTMCell``). Its state starts from the
+  mean annotation vector; everything it does for one word is in :meth:`ShowAttendTell.step`:
+  read the previous word, look (:meth:`ShowAttendTell.look`, optionally gating the context with
+  the paper's scalar ``beta``), update the LSTM, and score the next word with the *deep output
+  layer* ``p(y_t) ~ exp(L_o(E y_{t-1} + L_h h_t + L_z z_t))``. Teacher forcing and decoding
+  call the same step in a loop. The variants differ by a flag:
 
   * ``attention="soft", query="previous"`` — the paper: the attention query is
     ``h_{t-1}``, the state *before* the previous word is read, and the context enters the LSTM;
@@ -22,11 +24,15 @@ The pieces of lesson 04:
 - :func:`greedy_decode` and :func:`beam_search` (one step: :func:`beam_search_step`),
   both returning the attention map of every generated word.
 - :func:`caption_data` — held-out scenes with their references, boxes and the frozen
-  encoder's annotations (computed once, cached); :class:`CaptionBatches` batches them.
+  encoder's annotations (computed once, cached); :class:`CaptionBatches` batches them, and
+  :func:`train_captioner` trains a decoder for a fixed number of epochs (and caches it).
 - :func:`pointing` — does the attention peak of a word that names a shape or a colour lie
   in the box of an object with that shape or colour? (Real datasets cannot check this.)
+  :func:`word_hits` and :func:`repeated_peaks` look at single captions and at repetitions.
 - :func:`caption_images` — the user-facing API: images in, captions and attention out.
-- ``check_*`` — the automatic checks of the lesson's exercises.
+- ``check_*`` — the automatic checks of the lesson's exercises (soft attention, the doubly
+  stochastic term, one beam-search step); the lesson's figures are in
+  :mod:`mmcourse.captioning_figures`.
 
 Shapes: ``B`` batch, ``L`` cells (64 = 8x8), ``D`` annotation size, ``T`` caption steps,
 ``V`` vocabulary size, ``H`` LSTM state, ``E`` word embedding, ``A`` attention MLP width,
@@ -35,7 +41,6 @@ Shapes: ``B`` batch, ``L`` cells (64 = 8x8), ``D`` annotation size, ``T`` captio
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -45,7 +50,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import cache, checks, encoders
+from .metrics import corpus_bleu
+from .runtime import seed_everything
+from .training import train
 from .world.catalog import COLOUR_NAMES, SHAPES
+from .world.language import SHAPE_WORDS, plural
 from .world.vocab import END, PAD, START
 
 ATTENTIONS: tuple[str, ...] = ("soft", "none")
@@ -64,14 +74,14 @@ class SoftAttention(nn.Module):
     """Deterministic soft attention: ``e_i = w^T tanh(W_a a_i + W_h h + b)``, ``alpha = softmax(e)``.
 
     The context vector is the expectation of the annotation vectors under ``alpha``:
-    ``z = sum_i alpha_i a_i``. ``W_a a_i`` does not depend on the step, so a decoder
-    computes it once per image with :meth:`project` and passes it to every call.
+    ``z = sum_i alpha_i a_i``. The keys ``W_a a_i + b`` do not depend on the step, so a
+    decoder computes them once per image with :meth:`project` and passes them to every call.
     """
 
     def __init__(self, feat_dim: int, hidden_dim: int, att_dim: int) -> None:
         super().__init__()
         for name, value in (("feat_dim", feat_dim), ("hidden_dim", hidden_dim), ("att_dim", att_dim)):
-            if not isinstance(value, int) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         self.feat_proj = nn.Linear(feat_dim, att_dim)  # W_a and b
         self.hidden_proj = nn.Linear(hidden_dim, att_dim, bias=False)  # W_h
@@ -81,34 +91,34 @@ class SoftAttention(nn.Module):
         nn.init.zeros_(self.score.weight)
 
     def project(self, annotations: torch.Tensor) -> torch.Tensor:
-        """``W_a a_i + b`` for every cell: (B, L, D) -> (B, L, A)."""
+        """The keys ``W_a a_i + b`` of every cell: (B, L, D) -> (B, L, A)."""
         return self.feat_proj(annotations)  # (B, L, A)
 
     def forward(self, annotations: torch.Tensor, hidden: torch.Tensor,
-                projected: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Context vectors and weights for queries ``hidden``.
+                keys: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The context vector and the weights for one query per image.
 
         Args:
             annotations: (B, L, D).
-            hidden: (B, H) one query per image, or (B, T, H) one per step.
-            projected: :meth:`project` of ``annotations`` (computed if not given).
+            hidden: (B, H) the query (the decoder's state).
+            keys: :meth:`project` of ``annotations`` (computed if not given).
         Returns:
-            ``(context, alpha)``: (B, D) and (B, L), or (B, T, D) and (B, T, L).
+            ``(context, alpha)``: (B, D) and (B, L).
         """
-        if projected is None:
-            projected = self.project(annotations)  # (B, L, A)
-        b, cells, att = projected.shape
-        steps = hidden.shape[1:-1]  # () or (T,)
-        keys = projected.view(b, *([1] * len(steps)), cells, att)  # (B, [1,] L, A)
-        query = self.hidden_proj(hidden).unsqueeze(-2)  # (B, [T,] 1, A)
-        e = self.score(torch.tanh(keys + query)).squeeze(-1)  # (B, [T,] L)
-        alpha = e.softmax(-1)  # (B, [T,] L)
-        context = torch.bmm(alpha.reshape(b, -1, cells), annotations)  # (B, T or 1, D)
-        return context.reshape(*alpha.shape[:-1], -1), alpha  # (B, [T,] D), (B, [T,] L)
+        if keys is None:
+            keys = self.project(annotations)  # (B, L, A)
+        query = self.hidden_proj(hidden)  # (B, A)
+        e = self.score(torch.tanh(keys + query[:, None])).squeeze(-1)  # (B, L) one score per cell
+        alpha = e.softmax(-1)  # (B, L) sums to 1 over the cells
+        context = torch.bmm(alpha[:, None], annotations)[:, 0]  # (B, D) = sum_i alpha_i a_i
+        return context, alpha
 
 
 class ShowAttendTell(nn.Module):
     """LSTM caption decoder over a grid of annotation vectors (see the module docstring).
+
+    Everything happens in :meth:`step`, one word at a time; teacher forcing (:meth:`forward`)
+    and decoding (:func:`greedy_decode`, :func:`beam_search`) call it in a loop.
 
     Args:
         vocab_size: ``V``, the number of words (with the four specials).
@@ -140,11 +150,11 @@ class ShowAttendTell(nn.Module):
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         self.vocab_size, self.feat_dim, self.hidden_dim = vocab_size, feat_dim, hidden_dim
-        self.attention, self.query = attention, query if attention == "soft" else "previous"
+        self.attention, self.query = attention, query if attention == "soft" else "updated"
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)  # E
         self.init_h = nn.Linear(feat_dim, hidden_dim)  # f_init,h
         self.init_c = nn.Linear(feat_dim, hidden_dim)  # f_init,c
-        self.lstm = nn.LSTMCell(embed_dim + feat_dim, hidden_dim)
+        self.lstm = nn.LSTMCell(embed_dim + feat_dim, hidden_dim)  # reads [E y_{t-1}; a vector of the image]
         self.att = SoftAttention(feat_dim, hidden_dim, att_dim) if attention == "soft" else None
         self.gate = nn.Linear(hidden_dim, 1) if (gate and attention == "soft") else None  # f_beta
         self.out_h = nn.Linear(hidden_dim, embed_dim)  # L_h
@@ -158,44 +168,63 @@ class ShowAttendTell(nn.Module):
     def fit_feature_scale(self, annotations: torch.Tensor) -> "ShowAttendTell":
         """Standardise the annotation vectors with the mean and std of each dimension over
         the training annotations (N, L, D); the frozen encoder's ReLU features are not centred."""
-        self.check_annotations(annotations)
+        self.validate_annotations(annotations)
         flat = annotations.reshape(-1, annotations.shape[-1]).float()  # (N*L, D)
         self.feat_mean.copy_(flat.mean(0))  # (D,)
         self.feat_std.copy_(flat.std(0).clamp(min=1e-3))  # (D,)
         return self
 
     def prepare(self, annotations: torch.Tensor) -> torch.Tensor:
-        """Check the annotations (B, L, D) and standardise them: (B, L, D)."""
-        self.check_annotations(annotations)
+        """Validate the annotations (B, L, D) and standardise them: (B, L, D)."""
+        self.validate_annotations(annotations)
         return (annotations - self.feat_mean) / self.feat_std  # (B, L, D)
 
-    @property
-    def parallel(self) -> bool:
-        """True when the LSTM does not read the context, so all steps can run at once."""
-        return self.attention == "none" or self.query == "updated"
-
-    def check_annotations(self, annotations: torch.Tensor) -> None:
+    def validate_annotations(self, annotations: torch.Tensor) -> None:
         """Raise a clear ``ValueError`` unless ``annotations`` is (B, L, D) with this model's D."""
         if not torch.is_tensor(annotations) or annotations.dim() != 3 or annotations.shape[-1] != self.feat_dim:
             got = tuple(annotations.shape) if torch.is_tensor(annotations) else type(annotations).__name__
             raise ValueError(f"annotations must be a tensor (B, L, {self.feat_dim}), got {got}")
+
+    def project(self, annotations: torch.Tensor) -> torch.Tensor | None:
+        """The attention keys of the annotations, once per image (None without attention)."""
+        return None if self.att is None else self.att.project(annotations)  # (B, L, A)
 
     def init_state(self, annotations: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(h_0, c_0)`` from the mean annotation vector: two (B, H)."""
         mean = annotations.mean(1)  # (B, D)
         return torch.tanh(self.init_h(mean)), torch.tanh(self.init_c(mean))  # (B, H), (B, H)
 
-    def _context(self, annotations: torch.Tensor, projected: torch.Tensor,
-                 query: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Gated context ``beta * z`` and ``alpha`` for queries (B, [T,] H)."""
-        context, alpha = self.att(annotations, query, projected)  # (B, [T,] D), (B, [T,] L)
-        if self.gate is not None:
-            context = torch.sigmoid(self.gate(query)) * context  # (B, [T,] D)
-        return context, alpha
+    def look(self, annotations: torch.Tensor, keys: torch.Tensor | None,
+             query: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Where the query (B, H) looks: the context ``z`` (B, D) and the weights ``alpha`` (B, L).
 
-    def _logits(self, emb: torch.Tensor, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """Deep output layer ``L_o(E y_{t-1} + L_h h_t + L_z z_t)``: (B, [T,] V)."""
-        return self.out(self.drop(emb + self.out_h(h) + self.out_z(z)))  # (B, [T,] V)
+        With the gate the context is ``beta * z``; without attention it is the mean annotation
+        and there are no weights (``None``).
+        """
+        if self.att is None:
+            return annotations.mean(1), None  # (B, D): Show and Tell sees the whole image at once
+        z, alpha = self.att(annotations, query, keys)  # (B, D), (B, L)
+        if self.gate is not None:
+            z = torch.sigmoid(self.gate(query)) * z  # (B, D) beta_t * z_t
+        return z, alpha
+
+    def step(self, annotations: torch.Tensor, keys: torch.Tensor | None, words: torch.Tensor,
+             state: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None, tuple]:
+        """One word: the previous words (B,) -> the next word's scores (B, V), alpha (B, L) or None, new state.
+
+        ``annotations`` come from :meth:`prepare`, ``keys`` from :meth:`project`, ``state`` is
+        ``(h_{t-1}, c_{t-1})``.
+        """
+        h, c = state  # (B, H) x2
+        e = self.embed(words)  # (B, E) the previous word, E y_{t-1}
+        if self.query == "previous":  # Xu et al.: h_{t-1} asks where to look, the LSTM reads the context
+            z, alpha = self.look(annotations, keys, h)  # (B, D), (B, L)
+            h, c = self.lstm(torch.cat([e, z], -1), (h, c))  # (B, H) x2
+        else:  # Lu et al. (and no attention): the LSTM reads the word first, then h_t asks where to look
+            h, c = self.lstm(torch.cat([e, annotations.mean(1)], -1), (h, c))  # (B, H) x2
+            z, alpha = self.look(annotations, keys, h)  # (B, D), (B, L) or None
+        logits = self.out(self.drop(e + self.out_h(h) + self.out_z(z)))  # (B, V) the deep output layer
+        return logits, alpha, (h, c)
 
     def forward(self, annotations: torch.Tensor, captions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Teacher forcing: the words ``captions[:, :-1]`` go in, scores of ``captions[:, 1:]`` come out.
@@ -210,61 +239,14 @@ class ShowAttendTell(nn.Module):
         if captions.dim() != 2 or captions.shape[0] != annotations.shape[0] or captions.shape[1] < 2:
             raise ValueError(f"captions must be (B, T+1) token ids with T >= 1 and B={annotations.shape[0]}, "
                              f"got {tuple(captions.shape)}")
-        emb = self.embed(captions[:, :-1])  # (B, T, E)
-        h0, c0 = self.init_state(annotations)  # (B, H) x2
-        mean = annotations.mean(1)  # (B, D)
-        if self.parallel:  # the LSTM reads [E y_{t-1}, mean annotation] only: one call for all steps
-            x = torch.cat([emb, mean[:, None].expand(-1, emb.shape[1], -1)], -1)  # (B, T, E+D)
-            hs = self._run_lstm(x, (h0, c0))  # (B, T, H)
-            if self.att is None:
-                return self._logits(emb, hs, mean[:, None]), None  # (B, T, V), None
-            z, alphas = self._context(annotations, self.att.project(annotations), hs)  # (B, T, D), (B, T, L)
-            return self._logits(emb, hs, z), alphas  # (B, T, V), (B, T, L)
-        projected = self.att.project(annotations)  # (B, L, A)
-        state = (h0, c0)
+        keys = self.project(annotations)  # (B, L, A) or None
+        state = self.init_state(annotations)  # (B, H) x2
         logits, alphas = [], []
-        for t in range(emb.shape[1]):
-            step_logits, alpha, state = self._step(annotations, projected, emb[:, t], state)
-            logits.append(step_logits)  # (B, V)
-            alphas.append(alpha)  # (B, L)
-        return torch.stack(logits, 1), torch.stack(alphas, 1)  # (B, T, V), (B, T, L)
-
-    def _run_lstm(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        """The LSTM cell over a whole sequence (B, T, E+D) -> (B, T, H), in one fused call.
-
-        The same numbers as calling ``self.lstm`` step by step, much faster on a CPU; only
-        possible when the input of step t does not depend on step t-1's output.
-        """
-        cell = self.lstm
-        weights = [cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh]
-        hs, _, _ = torch.lstm(x, (state[0][None], state[1][None]), weights, True, 1, 0.0, self.training,
-                              False, True)  # (B, T, H)
-        return hs  # (B, T, H)
-
-    def _step(self, annotations: torch.Tensor, projected: torch.Tensor | None, emb: torch.Tensor,
-              state: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None, tuple]:
-        h, c = state  # (B, H) x2
-        if self.att is None or self.query == "updated":
-            z = annotations.mean(1)  # (B, D) what the LSTM reads besides the word
-            alpha = None
-        else:  # Xu et al.: the query is h_{t-1}
-            z, alpha = self._context(annotations, projected, h)  # (B, D), (B, L)
-        h, c = self.lstm(torch.cat([emb, z], -1), (h, c))  # (B, H) x2
-        if self.att is not None and self.query == "updated":  # Lu et al.: the query is h_t
-            z, alpha = self._context(annotations, projected, h)  # (B, D), (B, L)
-        return self._logits(emb, h, z), alpha, (h, c)  # (B, V), (B, L) or None
-
-    def step(self, annotations: torch.Tensor, projected: torch.Tensor | None, words: torch.Tensor,
-             state: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None, tuple]:
-        """One decoding step: previous words (B,) -> logits (B, V), alpha (B, L) or None, new state.
-
-        ``annotations`` must come from :meth:`prepare`; ``projected`` is :meth:`project` of them.
-        """
-        return self._step(annotations, projected, self.embed(words), state)
-
-    def project(self, annotations: torch.Tensor) -> torch.Tensor | None:
-        """The attention keys of the annotations (None without attention)."""
-        return None if self.att is None else self.att.project(annotations)  # (B, L, A)
+        for t in range(captions.shape[1] - 1):  # the true previous word goes in at every step
+            step_logits, alpha, state = self.step(annotations, keys, captions[:, t], state)  # (B, V), (B, L)
+            logits.append(step_logits)
+            alphas.append(alpha)
+        return torch.stack(logits, 1), (torch.stack(alphas, 1) if self.att is not None else None)  # (B, T, V), (B, T, L)
 
 
 # ----------------------------------------------------------------------------------------
@@ -342,13 +324,13 @@ def greedy_decode(model: ShowAttendTell, annotations: torch.Tensor, max_len: int
     was_training = model.training
     model.eval()
     b = annotations.shape[0]
-    projected = model.project(annotations)  # (B, L, A) or None
+    keys = model.project(annotations)  # (B, L, A) attention keys, or None
     state = model.init_state(annotations)  # (B, H) x2
     words = torch.full((b,), START, dtype=torch.long, device=annotations.device)  # (B,)
     done = torch.zeros(b, dtype=torch.bool, device=annotations.device)  # (B,)
     tokens, alphas = [], []
     for _ in range(max_len):
-        logits, alpha, state = model.step(annotations, projected, words, state)  # (B, V), (B, L)
+        logits, alpha, state = model.step(annotations, keys, words, state)  # (B, V), (B, L)
         log_probs = logits.log_softmax(-1)  # (B, V)
         log_probs[:, END] += end_bonus  # (B, V)
         words = log_probs.argmax(-1).masked_fill(done, PAD)  # (B,)
@@ -401,7 +383,7 @@ def beam_search(model: ShowAttendTell, annotations: torch.Tensor, width: int = 3
     b, cells, _ = annotations.shape
     k, dev = width, annotations.device
     ann = annotations.repeat_interleave(k, 0)  # (B*K, L, D)
-    projected = model.project(ann)  # (B*K, L, A) or None
+    keys = model.project(ann)  # (B*K, L, A) attention keys, or None
     state = model.init_state(ann)  # (B*K, H) x2
     words = torch.full((b * k,), START, dtype=torch.long, device=dev)  # (B*K,)
     scores = torch.full((b, k), -math.inf, device=dev)  # (B, K)
@@ -412,7 +394,7 @@ def beam_search(model: ShowAttendTell, annotations: torch.Tensor, width: int = 3
     lengths = torch.zeros(b, k, device=dev)  # (B, K) words so far, <end> included
     rows = torch.arange(b, device=dev)[:, None]  # (B, 1)
     for _ in range(max_len):
-        logits, alpha, state = model.step(ann, projected, words, state)  # (B*K, V), (B*K, L)
+        logits, alpha, state = model.step(ann, keys, words, state)  # (B*K, V), (B*K, L)
         log_probs = logits.log_softmax(-1).view(b, k, -1)  # (B, K, V)
         log_probs[..., END] += end_bonus  # (B, K, V)
         finished = torch.full_like(log_probs[0, 0], -math.inf)  # (V,)
@@ -482,28 +464,6 @@ def caption_words(tokens: torch.Tensor, vocabulary: Any) -> list[list[str]]:
 # ----------------------------------------------------------------------------------------
 
 
-def encoder_fingerprint(encoder: nn.Module) -> str:
-    """A short hash of the encoder's weights: cached annotations follow the encoder."""
-    digest = hashlib.sha256()
-    for name, value in sorted(encoder.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
-
-
-@torch.no_grad()
-def encode_images(encoder: nn.Module, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """Annotations of uint8 (N, 3, S, S) or float [0, 1] images with the frozen encoder: (N, L, D)."""
-    dev = next(encoder.parameters()).device
-    out = []
-    for start in range(0, images.shape[0], batch_size):
-        chunk = images[start:start + batch_size].to(dev)  # (b, 3, S, S)
-        if chunk.dtype == torch.uint8:
-            chunk = chunk.float() / 255.0  # (b, 3, S, S) in [0, 1]
-        out.append(encoder.annotations(chunk).cpu())  # (b, L, D)
-    return torch.cat(out)  # (N, L, D)
-
-
 def caption_data(split: str, n: int, encoder: nn.Module, vocabulary: Any, seed: int = 0, size: int = 64,
                  captions_per_scene: int = 5) -> dict[str, Any]:
     """One split of the world for captioning, with the frozen encoder's annotations.
@@ -517,15 +477,15 @@ def caption_data(split: str, n: int, encoder: nn.Module, vocabulary: Any, seed: 
     captions of each scene; ``images`` uint8 (N, 3, S, S); ``boxes`` (N, K, 4) pixels;
     ``shape`` and ``colour`` (N, K) (-1 padding); ``dataset`` the CaptionDataset.
     """
-    from .cache import cached
+    from .cache import cached, fingerprint
     from .world.datasets import CaptionDataset
     from .world.vocab import tokenize
 
     dataset = CaptionDataset(split, n, size, seed, vocabulary=vocabulary, captions_per_scene=captions_per_scene)
     scenes = dataset.data
-    key = {"scenes": scenes.config, "encoder": encoder_fingerprint(encoder)}
+    key = {"scenes": scenes.config, "encoder": fingerprint(encoder)}
     feats = cached("caption-annotations", key,
-                   lambda: encode_images(encoder, scenes.images).half())  # (N, L, D) float16
+                   lambda: encoders.encode(encoder, scenes.images).flatten(2).transpose(1, 2).half())  # (N, L, D) float16
     tokens = nn.utils.rnn.pad_sequence(dataset.tokens, batch_first=True, padding_value=PAD)  # (M, T+1)
     return {
         "feats": feats.float(),  # (N, L, D)
@@ -577,26 +537,27 @@ def train_captioner(model: ShowAttendTell, data: dict[str, Any], epochs: int = 3
                     desc: str = "training", progress: bool = True,
                     evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
                     cache_name: str | None = None) -> Any:
-    """Teacher-forced training with :func:`mmcourse.training.train` (Adam, one-cycle schedule).
+    """Teacher-forced training with :func:`mmcourse.training.train`: Adam with a one-cycle
+    schedule (the learning rate climbs from ``lr / 25`` to ``lr`` over the first 15 % of the
+    steps, then falls smoothly to almost zero), the gradient norm clipped at 5.
 
-    ``lam`` weighs the doubly stochastic term. Deterministic for a given ``seed``;
-    ``time_budget`` (seconds) is a safety stop; ``evaluate(model) -> {name: value}`` runs
-    after every epoch. Returns the :class:`~mmcourse.training.History`.
+    A fixed number of ``epochs``; deterministic for a given ``seed``. ``lam`` weighs the doubly
+    stochastic term. ``time_budget`` (seconds) is only a safety stop: a run it stops says so
+    loudly and is never cached. ``evaluate(model) -> {name: value}`` runs after every epoch.
+    Returns the :class:`~mmcourse.training.History`.
 
     With ``cache_name`` the trained weights and the history are kept in the cache
-    (:func:`mmcourse.cache.cached_training`), keyed by the model, the settings and the
-    training data, so running the lesson again does not train again.
+    (:func:`mmcourse.cache.cached_training`), keyed by the settings, the training data and
+    the code (the model's classes, this function, the loss and the batches), so running the
+    lesson again does not train again, and editing that code trains again.
     """
-    from . import cache
-    from .runtime import seed_everything
-    from .training import train
-
     if cache_name is not None:
         key = {"model": repr(model), "feature_scale": cache.fingerprint(model.feat_mean, model.feat_std),
-               "data": cache.fingerprint(data["feats"], data["tokens"], data["scene"]), "epochs": epochs, "lr": lr, "lam": lam,
-               "batch_size": batch_size, "seed": seed, "time_budget": time_budget}
+               "data": cache.fingerprint(data["feats"], data["tokens"], data["scene"]), "epochs": epochs, "lr": lr,
+               "lam": lam, "batch_size": batch_size, "seed": seed}
         return cache.cached_training(cache_name, key, model, lambda m: train_captioner(
-            m, data, epochs, lr, lam, batch_size, seed, time_budget, desc, progress, evaluate))
+            m, data, epochs, lr, lam, batch_size, seed, time_budget, desc, progress, evaluate),
+            code=(train_captioner, caption_loss, doubly_stochastic, CaptionBatches))
 
     seed_everything(seed)
     batches = CaptionBatches(data, batch_size=batch_size, seed=seed)
@@ -622,8 +583,6 @@ def attribute_words() -> dict[str, tuple[str, int]]:
 
     Shapes count with their synonyms and plurals ("discs" names a circle).
     """
-    from .world.language import SHAPE_WORDS, plural
-
     words: dict[str, tuple[str, int]] = {}
     for s, shape in enumerate(SHAPES):
         for w in SHAPE_WORDS[shape]:
@@ -702,6 +661,42 @@ def repeated_phrases(words: Sequence[Sequence[str]]) -> float:
     return count / max(len(words), 1)
 
 
+def word_hits(words: Sequence[str], alphas: torch.Tensor, data: dict[str, Any], i: int) -> list[bool]:
+    """For each word of scene ``i``'s caption ``words`` that names a shape or a colour, in order:
+    does its attention peak (``alphas`` (T, L)) lie in the box of an object it names?"""
+    lookup = attribute_words()
+    grid = round(alphas.shape[-1] ** 0.5)
+    hits = []
+    for t, w in enumerate(words):
+        if w in lookup:
+            kind, value = lookup[w]
+            good = cell_hits(data["boxes"][i], data[kind][i], value, data["size"], grid)  # (L,)
+            hits.append(bool(good[int(alphas[t].argmax())]))
+    return hits
+
+
+def repeated_peaks(words: Sequence[Sequence[str]], alphas: torch.Tensor) -> tuple[int, int]:
+    """Of the captions that repeat a phrase ("a red star and a red star", see :func:`repeated_phrases`),
+    in how many do the two shape words have their attention peak on the same cell?
+
+    ``alphas`` (N, T, L). Returns ``(same cell, repeated captions)``.
+    """
+    lookup = attribute_words()
+    same = total = 0
+    for i, ws in enumerate(words):
+        seen: dict[tuple[str, str], int] = {}
+        for t in range(1, len(ws)):
+            if lookup.get(ws[t], ("",))[0] != "shape":
+                continue
+            key = (ws[t - 1], ws[t])
+            if key in seen:
+                total += 1
+                same += int(alphas[i][t].argmax() == alphas[i][seen[key]].argmax())
+                break
+            seen[key] = t
+    return same, total
+
+
 def evaluate(model: ShowAttendTell, data: dict[str, Any], vocabulary: Any, beam_width: int = 1,
              max_len: int = 30, end_bonus: float = 0.0) -> dict[str, Any]:
     """Caption every image of ``data`` and score it: BLEU-1..4 and pointing accuracy.
@@ -710,8 +705,6 @@ def evaluate(model: ShowAttendTell, data: dict[str, Any], vocabulary: Any, beam_
     caption, and ``repeats``: the fraction of captions that name the same shape twice with
     the same word before it ("a red star and a red star").
     """
-    from .metrics import corpus_bleu
-
     tokens, alphas = decode(model, data["feats"], beam_width, max_len, end_bonus=end_bonus)  # (N, T), (N, T, L)
     words = caption_words(tokens, vocabulary)
     scores: dict[str, Any] = dict(corpus_bleu(words, data["references"]))
@@ -728,7 +721,7 @@ def evaluate(model: ShowAttendTell, data: dict[str, Any], vocabulary: Any, beam_
 # ----------------------------------------------------------------------------------------
 
 
-def check_images(images: Any, image_size: int = 64) -> torch.Tensor:
+def prepare_images(images: Any, image_size: int = 64) -> torch.Tensor:
     """``images`` as a float tensor (B, 3, S, S) in [0, 1]; a clear ``ValueError`` otherwise.
 
     Accepts float tensors (B, 3, S, S) or (3, S, S) in [0, 1], and uint8 tensors or
@@ -764,12 +757,12 @@ def caption_images(images: Any, encoder: nn.Module, model: ShowAttendTell, vocab
                    end_bonus: float = 0.0) -> list[dict[str, Any]]:
     """Caption images: ``[{"text", "words", "alphas" (n_words, L) or None}, ...]``.
 
-    ``images`` as in :func:`check_images`; a wrong size or channel count raises a
+    ``images`` as in :func:`prepare_images`; a wrong size or channel count raises a
     ``ValueError`` that says what was expected.
     """
-    x = check_images(images, image_size)  # (B, 3, S, S)
-    with torch.no_grad():
-        feats = encoder.annotations(x.to(next(encoder.parameters()).device))  # (B, L, D)
+    x = prepare_images(images, image_size)  # (B, 3, S, S)
+    grid = encoders.encode(encoder, x)  # (B, D, g, g); NaN, 0..255 floats or an empty batch -> ValueError
+    feats = grid.flatten(2).transpose(1, 2).to(next(encoder.parameters()).device)  # (B, L, D)
     tokens, alphas = decode(model, feats, beam_width, max_len, end_bonus=end_bonus)  # (B, T), (B, T, L)
     out = []
     for i, words in enumerate(caption_words(tokens, vocabulary)):
@@ -787,57 +780,98 @@ def _fixed(seed: int, *shape: int) -> torch.Tensor:
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
-def check_soft_attention(fn: Callable[..., Any]) -> None:
-    """Exercise: ``fn(att, annotations (B, L, D), hidden (B, H)) -> (context (B, D), alpha (B, L))``
-    must match :class:`SoftAttention` with the weights of ``att``."""
-    from . import checks
-
+def check_soft_attention(fn: Callable[..., Any]) -> torch.Tensor:
+    """Exercise 1: ``fn(att, annotations (B, L, D), hidden (B, H)) -> (context (B, D), alpha (B, L))``
+    must compute :class:`SoftAttention` with the layers of ``att``. Returns the learner's ``alpha``."""
     torch.manual_seed(0)
     att = SoftAttention(6, 5, 4).double()
     nn.init.normal_(att.score.weight)  # a trained w: the initial zeros would make every alpha uniform
     annotations, hidden = _fixed(1, 3, 7, 6), _fixed(2, 3, 5)  # (3, 7, 6), (3, 5)
     with torch.no_grad():
         ref_context, ref_alpha = att(annotations, hidden)  # (3, 6), (3, 7)
+        keys = att.feat_proj(annotations)  # (3, 7, 4)
+        no_tanh = att.score(keys + att.hidden_proj(hidden)[:, None]).squeeze(-1).softmax(-1)  # (3, 7)
+        no_query = att.score(torch.tanh(keys)).squeeze(-1).softmax(-1)  # (3, 7)
         result = fn(att, annotations, hidden)
     checks.true(isinstance(result, (tuple, list)) and len(result) == 2,
-                f"return (context, alpha), got {type(result).__name__}")
+                f"return the pair (context, alpha), got {type(result).__name__}")
     context, alpha = result
-    checks.shape(alpha, (3, 7), name="alpha")
-    checks.close(alpha.sum(-1), torch.ones(3, dtype=torch.float64), name="alpha summed over the cells", tol=1e-6)
+    checks.shape(alpha, (3, 7), name="alpha (one weight per cell)")
+    alpha = torch.as_tensor(alpha).detach().double()  # (3, 7)
+    if not torch.allclose(alpha.sum(-1), torch.ones(3, dtype=torch.float64), atol=1e-6):
+        if torch.allclose(alpha.sum(0), torch.ones(7, dtype=torch.float64), atol=1e-6):
+            raise checks.CheckFailed("alpha sums to 1 over the batch, not over the cells: take the softmax over "
+                                     "the cells (the last axis)")
+        raise checks.CheckFailed(f"alpha must sum to 1 over the cells of each image, got sums "
+                                 f"{[round(float(s), 3) for s in alpha.sum(-1)]}: turn the scores e into weights "
+                                 "with a softmax over the cells")
+    if torch.allclose(alpha, no_tanh, atol=1e-6):
+        raise checks.CheckFailed("alpha is right except for the tanh: the score is w^T tanh(W_a a_i + W_h h + b)")
+    if torch.allclose(alpha, no_query, atol=1e-6):
+        raise checks.CheckFailed("alpha does not depend on the query hidden: add att.hidden_proj(hidden) to the "
+                                 "keys of every cell before the tanh")
     checks.close(alpha, ref_alpha, name="alpha", tol=1e-6)
-    checks.shape(context, (3, 6), name="context")
-    checks.close(context, ref_context, name="context", tol=1e-6)
+    checks.shape(context, (3, 6), name="context (one vector of size D per image)")
+    if torch.allclose(torch.as_tensor(context).double(), annotations.mean(1), atol=1e-6):
+        raise checks.CheckFailed("context is the plain mean of the annotations: weigh each cell by its alpha")
+    checks.close(context, ref_context, name="context (the sum of the annotations weighted by alpha)", tol=1e-6)
+    return alpha
 
 
-def check_doubly_stochastic(fn: Callable[..., Any]) -> None:
-    """Exercise: ``fn(alphas (B, T, L), mask (B, T)) -> ()`` must equal :func:`doubly_stochastic`."""
-    from . import checks
-
+def check_doubly_stochastic(fn: Callable[..., Any]) -> torch.Tensor:
+    """Exercise 2: ``fn(alphas (B, T, L), mask (B, T)) -> ()`` must equal :func:`doubly_stochastic`.
+    Returns the learner's penalty on a small padded batch."""
     alphas = _fixed(3, 2, 4, 5).softmax(-1)  # (2, 4, 5)
     mask = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0]], dtype=torch.bool)  # (2, 4) the second caption is short
+    full = torch.ones(2, 4, dtype=torch.bool)  # (2, 4)
     uniform = torch.full((1, 5, 5), 0.2, dtype=torch.float64)  # (1, 5, 5): every cell gets 1 in total
     checks.close(fn(uniform, torch.ones(1, 5, dtype=torch.bool)), torch.tensor(0.0, dtype=torch.float64),
-                 name="penalty of 5 uniform maps over 5 cells (each cell gets exactly 1)", tol=1e-9)
-    full = torch.ones(2, 4, dtype=torch.bool)  # (2, 4)
-    checks.close(fn(alphas, full), doubly_stochastic(alphas, full), name="penalty without padding", tol=1e-6)
-    checks.close(fn(alphas, mask), doubly_stochastic(alphas, mask),
+                 name="penalty of 5 uniform maps over 5 cells (each cell receives exactly 1 in total)", tol=1e-9)
+    mine = torch.as_tensor(fn(alphas, full)).double()
+    checks.shape(mine, (), name="the penalty (one number for the batch)")
+    if torch.allclose(mine, ((1 - alphas.sum(1)) ** 2).sum(1).sum(), atol=1e-9):
+        raise checks.CheckFailed("the penalty is summed over the batch: average it over the captions")
+    if torch.allclose(mine, ((1 - alphas.sum(1)) ** 2).mean(), atol=1e-9):
+        raise checks.CheckFailed("the penalty is averaged over the cells: sum it over the cells, then average "
+                                 "over the captions")
+    checks.close(mine, doubly_stochastic(alphas, full),
+                 name="penalty without padding (sum each cell's weights over the steps t)", tol=1e-6)
+    padded = torch.as_tensor(fn(alphas, mask)).double()
+    if torch.allclose(padded, mine, atol=1e-9):
+        raise checks.CheckFailed("the padded steps count: zero the weights of the steps where mask is False "
+                                 "before summing over the steps")
+    checks.close(padded, doubly_stochastic(alphas, mask),
                  name="penalty with padding (masked steps must not count)", tol=1e-6)
+    return padded
 
 
-def check_beam_step(fn: Callable[..., Any]) -> None:
-    """Exercise: ``fn(scores (K,), log_probs (K, V), width) -> (new_scores, parents, words)``."""
-    from . import checks
-
+def check_beam_step(fn: Callable[..., Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Exercise 3: ``fn(scores (K,), log_probs (K, V), width) -> (new_scores, parents, words)``,
+    each (width,), best first. Returns the learner's answer for two beams and four words."""
     scores = torch.tensor([-1.0, -1.5])  # (2,) two beams
     probs = torch.tensor([[0.1, 0.2, 0.3, 0.4], [0.05, 0.05, 0.1, 0.8]])  # (2, 4) a vocabulary of 4 words
     log_probs = probs.log()  # (2, 4)
-    new_scores, parents, words = fn(scores, log_probs, 3)
-    # by hand: beam 0 + word 3: -1 + log .4 = -1.92; beam 1 + word 3: -1.5 + log .8 = -1.72;
+    result = fn(scores, log_probs, 3)
+    checks.true(isinstance(result, (tuple, list)) and len(result) == 3,
+                f"return (new_scores, parents, words), got {type(result).__name__}")
+    new_scores, parents, words = (torch.as_tensor(r) for r in result)
+    # by hand: beam 1 + word 3: -1.5 + log .8 = -1.72; beam 0 + word 3: -1 + log .4 = -1.92;
     # beam 0 + word 2: -1 + log .3 = -2.20; beam 0 + word 1: -2.61; beam 1 + word 2: -3.80
-    checks.close(torch.as_tensor(parents).long(), torch.tensor([1, 0, 0]), name="parents (which beam each extends)", tol=0)
-    checks.close(torch.as_tensor(words).long(), torch.tensor([3, 3, 2]), name="words (the word each adds)", tol=0)
+    for value, name in ((new_scores, "new_scores"), (parents, "parents"), (words, "words")):
+        checks.shape(value, (3,), name=f"{name} (one per kept extension)")
+    if parents.long().tolist() == [3, 3, 2] and words.long().tolist() == [1, 0, 0]:
+        raise checks.CheckFailed("parents and words are swapped: in the flat index i over (K, V), the beam is "
+                                 "i // V and the word i % V")
+    if parents.long().tolist() == [1, 0, 0] and words.long().tolist() == [3, 3, 2] and torch.allclose(
+            new_scores.float(), log_probs[[1, 0, 0], [3, 3, 2]], atol=1e-6):
+        raise checks.CheckFailed("new_scores hold only the new word's log-probability: add the score of the beam "
+                                 "it extends (the total log-probability of the caption so far)")
+    if sorted(new_scores.tolist(), reverse=True) != new_scores.tolist():
+        raise checks.CheckFailed("the extensions must come best first (highest total log-probability first)")
+    checks.close(parents.long(), torch.tensor([1, 0, 0]), name="parents (which beam each extension extends)", tol=0)
+    checks.close(words.long(), torch.tensor([3, 3, 2]), name="words (the word each extension adds)", tol=0)
     checks.close(new_scores, scores[[1, 0, 0]] + probs[[1, 0, 0], [3, 3, 2]].log(),
-                 name="new_scores (total log-probabilities, best first)", tol=1e-6)
-    ref = beam_search_step(scores, log_probs, 2)
-    mine = fn(scores, log_probs, 2)
-    checks.close(mine[0], ref[0], name="new_scores with width=2", tol=1e-6)
+                 name="new_scores (each beam's score so far plus the word's log-probability)", tol=1e-6)
+    checks.close(torch.as_tensor(fn(scores, log_probs, 2)[0]), beam_search_step(scores, log_probs, 2)[0],
+                 name="new_scores with width=2", tol=1e-6)
+    return new_scores, parents, words

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from mmcourse import captioning as C
+from mmcourse import captioning_figures as C_figures
 from mmcourse import checks
 from mmcourse.encoders import GridEncoder
 from mmcourse.metrics import bleu_statistics, corpus_bleu
@@ -132,9 +133,9 @@ def test_shapes_gradients_and_steps_agree(variant):
         assert p.grad is not None and p.grad.abs().sum() > 0, f"no gradient reaches {name}"
     model.eval()  # step-by-step decoding computes the same numbers as teacher forcing
     logits, alphas = model(feats, caps)
-    state, projected, outs = model.init_state(feats), model.project(feats), []
+    state, keys, outs = model.init_state(feats), model.project(feats), []
     for t in range(caps.shape[1] - 1):
-        step_logits, _, state = model.step(feats, projected, caps[:, t], state)
+        step_logits, _, state = model.step(feats, keys, caps[:, t], state)
         outs.append(step_logits)
     assert torch.allclose(torch.stack(outs, 1), logits, atol=1e-5)
 
@@ -271,60 +272,155 @@ def test_caption_images_api_and_bad_images():
         C.caption_images(torch.rand(64, 64), encoder, model, vocab)
 
 
-# ---------------------------------------------------------------- exercise checks
-
-
-def test_exercise_checks_pass_on_the_reference():
-    C.check_soft_attention(lambda att, a, h: att(a, h))
-    C.check_doubly_stochastic(C.doubly_stochastic)
-    C.check_beam_step(C.beam_search_step)
-
-
-def test_exercise_checks_fail_helpfully_on_wrong_code():
-    def no_softmax(att, a, h):  # raw scores instead of weights
-        e = att.score(torch.tanh(att.project(a) + att.hidden_proj(h)[:, None])).squeeze(-1)
-        return (e[..., None] * a).sum(1), e
-
-    with pytest.raises(checks.CheckFailed, match="alpha summed over the cells"):
-        C.check_soft_attention(no_softmax)
-    with pytest.raises(checks.CheckFailed, match="masked steps must not count"):
-        C.check_doubly_stochastic(lambda alphas, mask: ((1 - alphas.sum(1)) ** 2).sum(1).mean())
-    with pytest.raises(checks.CheckFailed, match="parents"):
-        C.check_beam_step(lambda s, lp, w: (lambda v, i: (v, i % lp.shape[1], i // lp.shape[1]))(
-            *(s[:, None] + lp).flatten().topk(w)))
-    with pytest.raises(checks.CheckFailed, match="new_scores"):  # forgets the beams' scores so far
-        C.check_beam_step(lambda s, lp, w: (lambda v, i: (v, i // lp.shape[1], i % lp.shape[1]))(
-            *lp.flatten().topk(w)))
-
-
-# ---------------------------------------------------------------- the widget
-
-
-def test_attention_explorer_line_follows_its_controls():
-    from mmcourse.attention_explorer import AttentionExplorer, peak_cell, upsample_map
-
+def test_caption_images_rejects_nan_0_255_floats_and_an_empty_batch():
     torch.manual_seed(0)
     encoder = GridEncoder(dim=16, width=8).eval()
     vocab = Vocabulary(["a", "red", "star"])
     model = _model(attention="soft", query="updated", vocab=len(vocab))
-    with torch.no_grad():
-        model.out.bias[[PAD, START, END]] = -100.0  # never stop: the caption has many words to slide over
-    images = (torch.rand(3, 3, 64, 64) * 255).to(torch.uint8)
-    explorer = AttentionExplorer(encoder, model, vocab, images)
-    lines = [explorer.line]
-    explorer.word.value = 1
-    lines.append(explorer.line)
-    explorer.image.value = 2
-    lines.append(explorer.line)
-    explorer.new_scene.click()
-    lines.append(explorer.line)
-    assert len(set(lines)) == 4 and "word 2/" in lines[1] and "held-out image 2" in lines[2] and "seed" in lines[3]
-    assert explorer.out.outputs[0]["text"].strip() == explorer.line and explorer.picture.value
-    alpha = torch.zeros(64)
-    alpha[8 * 3 + 5] = 1.0
-    assert peak_cell(alpha) == (3, 5, 1.0) and upsample_map(alpha, 64).shape == (64, 64)
-    with pytest.raises(ValueError, match="attention"):
-        AttentionExplorer(encoder, _model(attention="none", vocab=len(vocab)), vocab, images)
+    nan = torch.rand(2, 3, 64, 64)
+    nan[1, 0, 5, 5] = float("nan")
+    with pytest.raises(ValueError, match=r"images contain NaN"):
+        C.caption_images(nan, encoder, model, vocab)
+    with pytest.raises(ValueError, match=r"images as floats must be in \[0, 1\].*0\.\.255"):
+        C.caption_images(torch.rand(2, 3, 64, 64) * 255, encoder, model, vocab)
+    with pytest.raises(ValueError, match=r"images is an empty batch"):
+        C.caption_images(torch.zeros(0, 3, 64, 64), encoder, model, vocab)
+
+
+# ---------------------------------------------------------------- exercise checks
+
+
+def _unsolved(*args):
+    raise NotImplementedError()
+
+
+def _soft_attention_no_softmax(att, a, h):  # raw scores instead of weights
+    e = att.score(torch.tanh(att.project(a) + att.hidden_proj(h)[:, None])).squeeze(-1)
+    return (e[..., None] * a).sum(1), e
+
+
+def _soft_attention_batch_softmax(att, a, h):  # the softmax over the batch axis
+    e = att.score(torch.tanh(att.project(a) + att.hidden_proj(h)[:, None])).squeeze(-1)
+    alpha = e.softmax(0)
+    return (alpha[..., None] * a).sum(1), alpha
+
+
+def _soft_attention_no_tanh(att, a, h):
+    alpha = att.score(att.project(a) + att.hidden_proj(h)[:, None]).squeeze(-1).softmax(-1)
+    return (alpha[..., None] * a).sum(1), alpha
+
+
+def _soft_attention_mean_context(att, a, h):
+    return att(a, h)[0] * 0 + a.mean(1), att(a, h)[1]
+
+
+def _doubly_stochastic_no_mask(alphas, mask):
+    return ((1 - alphas.sum(1)) ** 2).sum(1).mean()
+
+
+def _doubly_stochastic_batch_sum(alphas, mask):
+    return ((1 - (alphas * mask[..., None]).sum(1)) ** 2).sum()
+
+
+def _beam_step_swapped(s, lp, w):
+    v, i = (s[:, None] + lp).flatten().topk(w)
+    return v, i % lp.shape[1], i // lp.shape[1]
+
+
+def _beam_step_no_scores(s, lp, w):  # forgets the beams' scores so far
+    v, i = lp.flatten().topk(w)
+    return v, i // lp.shape[1], i % lp.shape[1]
+
+
+EXERCISES = [  # (check, reference solution, [(typical mistake, words of the message)])
+    (C.check_soft_attention, lambda att, a, h: att(a, h),
+     [(_soft_attention_no_softmax, "softmax over the cells"), (_soft_attention_batch_softmax, "over the batch"),
+      (_soft_attention_no_tanh, "tanh"), (_soft_attention_mean_context, "weigh each cell by its alpha")]),
+    (C.check_doubly_stochastic, C.doubly_stochastic,
+     [(_doubly_stochastic_no_mask, "padded steps count"), (_doubly_stochastic_batch_sum, "average it over the captions")]),
+    (C.check_beam_step, C.beam_search_step,
+     [(_beam_step_swapped, "swapped"), (_beam_step_no_scores, "add the score of the beam")]),
+]
+EXERCISE_IDS = ["soft-attention", "doubly-stochastic", "beam-step"]
+
+
+@pytest.mark.parametrize("check, reference, mistakes", EXERCISES, ids=EXERCISE_IDS)
+def test_exercise_check_passes_the_reference(check, reference, mistakes, capsys):
+    assert checks.run("exercise", check, reference).status == "passed"
+    assert "all checks passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("check, reference, mistakes", EXERCISES, ids=EXERCISE_IDS)
+def test_exercise_check_names_the_typical_mistakes(check, reference, mistakes, capsys):
+    for wrong, words in mistakes:
+        result = checks.run("exercise", check, wrong)
+        assert result.status == "failed" and words in result.message, (wrong.__name__, result.message)
+        assert words in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("check, reference, mistakes", EXERCISES, ids=EXERCISE_IDS)
+def test_exercise_check_says_not_implemented_for_the_placeholder(check, reference, mistakes, capsys):
+    assert checks.run("exercise", check, _unsolved).status == "not implemented"
+    assert "not implemented yet" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- figures and analysis
+
+
+def _scenes_with_references(n=3):
+    scenes = [make_scene([{"shape": "star", "colour": "red", "x": 0.3, "y": 0.3},
+                          {"shape": "square", "colour": "blue", "x": 0.7, "y": 0.7}], "beach") for _ in range(n)]
+    rendered = [render(s, size=64) for s in scenes]
+    long = "a picture of a large red star to the left of a small blue square on the beach at night".split()
+    return {"images": torch.cat([torch.from_numpy(r.images).permute(0, 3, 1, 2) for r in rendered]),  # (n, 3, 64, 64)
+            "boxes": torch.cat([torch.from_numpy(r.boxes) for r in rendered]),  # (n, 2, 4)
+            "shape": torch.cat([torch.from_numpy(s.shape) for s in scenes]),  # (n, 2)
+            "colour": torch.cat([torch.from_numpy(s.colour) for s in scenes]),  # (n, 2)
+            "references": [[long, long[:6], long * 2, ["a", "beach"], long[3:]] for _ in range(n)], "size": 64}
+
+
+def test_reference_captions_of_different_scenes_do_not_overlap():
+    import matplotlib.pyplot as plt
+
+    fig = C_figures.plot_references(_scenes_with_references(), range(3))
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for ax in fig.axes for t in ax.texts]
+    assert len(boxes) == 3
+    for j, a in enumerate(boxes):
+        assert a.x0 >= 0 and a.y0 >= 0 and a.x1 <= fig.bbox.x1 and a.y1 <= fig.bbox.y1, "a caption leaves the figure"
+        for b in boxes[j + 1:]:
+            assert not a.overlaps(b), "the captions of two scenes overlap"
+    plt.close(fig)
+
+
+def test_attention_figures_draw_one_panel_per_word():
+    import matplotlib.pyplot as plt
+
+    data = _scenes_with_references(1)
+    words = ["a", "red", "star", "and", "a", "blue", "box"]
+    fig = C_figures.plot_hoped_attention(data, 0, words, grid=8)
+    assert len(fig.axes) == len(words) + 1
+    alphas = torch.softmax(torch.randn(len(words), 64), -1)  # (T, L)
+    fig2 = C_figures.plot_attention_strip(data, 0, words, alphas, title="test")
+    assert [ax.get_title() for ax in fig2.axes] == words
+    plt.close("all")
+    with pytest.raises(ValueError, match="words"):
+        C_figures.plot_attention_strip(data, 0, [], alphas)
+
+
+def test_word_hits_and_repeated_peaks():
+    data = _scenes_with_references(1)
+    words = ["a", "red", "star", "and", "a", "red", "star"]
+    alphas = torch.zeros(7, 64)  # (T, L)
+    star = int(C.cell_hits(data["boxes"][0], data["shape"][0], 3, 64).float().argmax())  # a cell on the star
+    alphas[:, star] = 1.0
+    assert C.word_hits(words, alphas, data, 0) == [True, True, True, True]
+    alphas[5:, :] = 0.0
+    alphas[5:, 0] = 1.0  # the second "red star" looks at the corner
+    assert C.word_hits(words, alphas, data, 0) == [True, True, False, False]
+    assert C.repeated_peaks([words], alphas[None]) == (0, 1)
+    assert C.repeated_peaks([words, words], torch.stack([alphas, torch.zeros(7, 64)])) == (1, 2)
 
 
 def test_train_captioner_keeps_the_trained_model_in_the_cache(tmp_path, monkeypatch, capsys):
@@ -345,3 +441,4 @@ def test_train_captioner_keeps_the_trained_model_in_the_cache(tmp_path, monkeypa
     C.train_captioner(_model().fit_feature_scale(data["feats"]), data, epochs=2, batch_size=4, progress=False,
                       cache_name="demo-captioner")
     assert "loaded" not in capsys.readouterr().out
+
