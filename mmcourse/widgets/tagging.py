@@ -39,7 +39,7 @@ def image_row(images: np.ndarray | torch.Tensor, gap: int = 3) -> np.ndarray:
 
 def tag_names(labels_row: torch.Tensor) -> str:
     """The tags marked in one row of labels ``(T,)``, comma-separated."""
-    return ", ".join(dv.TAGS[j] for j in torch.nonzero(labels_row).flatten().tolist())
+    return ", ".join(dv.tags_of(labels_row))
 
 
 def _validate_data(data: Any) -> None:
