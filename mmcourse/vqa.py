@@ -20,11 +20,20 @@ global vector: the question decides where to look (one or two glimpses, stacked 
 al. 2016), and each cell carries its coordinates, so *where* becomes visible.
 
 Everything runs on precomputed features (:func:`extract_features`): the encoder is frozen, so
-it is run once, forward only, and never again during training.
+it is run once, forward only, and never again during training. :func:`fit` trains every model
+of the lesson for a fixed number of epochs and keeps it in the cache.
+
+For the analysis: :func:`per_type_accuracy`, the language prior of the skewed training set
+(:func:`biased_answer`, :func:`prior_agreement`), a prior table with no network at all
+(:func:`most_frequent_answer`), and how well the frozen features read the scenes
+(:func:`feature_report`). The ``check_*`` functions check the lesson's exercises; the lesson's
+figures are drawn by :mod:`mmcourse.vqa_figures`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +43,18 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from . import cache, checks
+from .encoders import EncoderConfig, cell_labels, encode, pretrained_grid_encoder, validate_images
+from .runtime import preset
+from .training import History, train
+from .world.catalog import COLOUR_NAMES, SCENE_TYPES, SHAPES, SIZES
+from .world.datasets import split_seed
+from .world.language import (BIASED_ANSWERS, FAVOURITE_COLOUR, FAVOURITE_SHAPE, GRAMMAR_VERSION, QUESTION_TYPES,
+                             SCENE_QUESTIONS, SHAPE_WORDS, answer_vocabulary, questions)
+from .world.scenes import GENERATOR_VERSION, render, sample_scenes
+from .world.tokens import tokenize
+from .world.vocab import course_vocabulary
 
 FUSIONS: tuple[str, ...] = ("product", "concat", "question", "image")
 """What :class:`VQAModel` does with the two modalities: multiply them (the paper), concatenate
@@ -149,19 +170,16 @@ def extract_features(encoder: nn.Module, images: torch.Tensor | np.ndarray, batc
         if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
             raise ValueError(f"images as a NumPy array must be uint8 (N, S, S, 3), got {images.dtype} {images.shape}")
         images = torch.from_numpy(images).permute(0, 3, 1, 2)  # (N, 3, S, S) uint8
-    if not torch.is_tensor(images) or images.dim() != 4 or images.shape[1] != 3:
-        raise ValueError(f"images must be (N, 3, S, S) or uint8 (N, S, S, 3), got {getattr(images, 'shape', type(images))}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
+    validate_images(images, encoder.image_size)  # empty, NaN, 0..255 floats or a wrong size -> ValueError
     encoder.eval()
     dev = next(encoder.parameters()).device
     glob, grids = [], []
     for start in range(0, len(images), batch_size):
-        x = images[start : start + batch_size].to(dev)  # (b, 3, S, S)
-        x = x.float() / 255 if x.dtype == torch.uint8 else x.float()  # (b, 3, S, S) in [0, 1]
-        grid = encoder(x)  # (b, D, H, W)
-        glob.append(global_features(encoder, grid).cpu())  # (b, G)
-        grids.append(grid.flatten(2).transpose(1, 2).half().cpu())  # (b, L, D)
+        grid = encode(encoder, images[start : start + batch_size], batch_size)  # (b, D, H, W) on the CPU
+        glob.append(global_features(encoder, grid.to(dev)).cpu())  # (b, G)
+        grids.append(grid.flatten(2).transpose(1, 2).half())  # (b, L, D)
     return {"global": torch.cat(glob), "grid": torch.cat(grids)}  # (N, G), (N, L, D)
 
 
@@ -446,37 +464,51 @@ def vqa_step(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.T
 
 def fit(model: nn.Module, qs: QuestionSet, features: dict[str, torch.Tensor], *, epochs: int, batch_size: int,
         lr: float, time_budget: float | None = None, seed: int = 0, desc: str = "training", progress: bool = True,
-        cache_name: str | None = None) -> Any:
-    """Train a VQA model on ``qs`` with Adam and a one-cycle learning-rate schedule; returns the History.
+        cache_name: str | None = None) -> History:
+    """Train a VQA model on ``qs`` for ``epochs`` epochs with Adam and a one-cycle schedule; returns the History.
 
     Every model of the lesson is trained by this one function, so the baselines differ from
-    the point-wise model only in what they see. ``time_budget`` (seconds) is a safety stop.
-    With ``cache_name`` the trained weights and the history are kept in the cache
-    (:func:`mmcourse.cache.cached_training`), keyed by the model, the settings and the data.
-    """
-    from . import cache
-    from .training import train
+    the point-wise model only in what they see. The one-cycle schedule raises the learning
+    rate from ``lr / 25`` to ``lr`` over the first 20% of the steps, then lowers it along a
+    cosine to almost zero. How much a model trains is fixed by ``epochs`` and the data,
+    never by the clock: ``time_budget`` (seconds) is only a safety stop, far above the
+    expected time, that warns loudly when it cuts a run short. Training runs on one CPU
+    thread: for models this small a second thread gains little, and threads that wait for
+    each other stall badly when other programs share the cores.
 
+    With ``cache_name`` the trained weights and the history are kept in the cache
+    (:func:`mmcourse.cache.cached_training`), keyed by the settings, a fingerprint of the
+    data and the code that trains (the model's classes, this function, :func:`vqa_step`,
+    the batching and :func:`mmcourse.training.train`); a run stopped by the safety stop is
+    not kept.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be positive, got {lr!r}")
     if cache_name is not None:
         tensors = [v for v in vars(qs).values() if torch.is_tensor(v)] + [features[k] for k in sorted(features)]
         key = {"model": repr(model), "data": cache.fingerprint(*tensors), "epochs": epochs, "batch_size": batch_size,
-               "lr": lr, "time_budget": time_budget, "seed": seed}
-        return cache.cached_training(cache_name, key, model, lambda m: fit(
-            m, qs, features, epochs=epochs, batch_size=batch_size, lr=lr, time_budget=time_budget, seed=seed,
-            desc=desc, progress=progress))
+               "lr": lr, "seed": seed}
+        train_it = functools.partial(fit, qs=qs, features=features, epochs=epochs, batch_size=batch_size, lr=lr,
+                                     time_budget=time_budget, seed=seed, desc=desc, progress=progress)
+        return cache.cached_training(cache_name, key, model, train_it, code=(vqa_step, EpochBatches, batches, train))
 
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
     loader = EpochBatches(qs, features, batch_size, seed=seed, grid=isinstance(model, AttentionVQA))
     try:  # the fused implementation is several times faster on small models
         optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=True)
     except (RuntimeError, TypeError, ValueError):
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * len(loader), pct_start=0.2)
-    return train(model, loader, vqa_step, optimizer, epochs=epochs, scheduler=scheduler, time_budget=time_budget,
-                 desc=desc, progress=progress)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as fast for models this small, and no stalls on a busy machine
+    try:
+        return train(model, loader, vqa_step, optimizer, epochs=epochs, scheduler=scheduler, time_budget=time_budget,
+                     desc=desc, progress=progress)
+    finally:
+        torch.set_num_threads(threads)
 
 
 @torch.no_grad()
@@ -539,11 +571,6 @@ def biased_answer(text: str, qtype: str) -> str:
     relation -> "yes" (yes/no form) or "circle" ("what is ..." form), and scene question
     form ``j`` -> ``SCENE_TYPES[j]``. Returns ``""`` when the text names no such word.
     """
-    from .world.catalog import COLOUR_NAMES, SCENE_TYPES
-    from .world.language import (BIASED_ANSWERS, FAVOURITE_COLOUR, FAVOURITE_SHAPE, QUESTION_TYPES,
-                                 SCENE_QUESTIONS, SHAPE_WORDS)
-    from .world.vocab import tokenize
-
     if qtype not in QUESTION_TYPES:
         raise ValueError(f"qtype must be one of {QUESTION_TYPES}, got {qtype!r}")
     words = tokenize(text)
@@ -573,19 +600,131 @@ def prior_agreement(predictions: Sequence[int] | torch.Tensor, qs: QuestionSet, 
     return per_type_accuracy(same, torch.ones(len(qs)), qs.types, type_names)
 
 
+def most_frequent_answer(keys: Sequence[int] | torch.Tensor, answers: Sequence[int] | torch.Tensor,
+                         query_keys: Sequence[int] | torch.Tensor, n_answers: int) -> torch.Tensor:
+    """A prior with no network at all: each query gets the answer most frequent among the
+    training questions that share its key.
+
+    ``keys`` and ``answers`` are the training questions' ``(N,)`` integer keys (the question
+    type gives the "per Q-type prior" of Antol et al.; the id of the exact wording a
+    stronger one) and answer ids in ``0..n_answers-1``; ``query_keys`` ``(Q,)``. A key
+    that no training question has gets the answer most frequent overall; ties go to the
+    smallest answer id. Returns the predicted answer ids, a LongTensor ``(Q,)``.
+    """
+    keys, answers, query = (torch.as_tensor(a).long() for a in (keys, answers, query_keys))
+    if keys.dim() != 1 or answers.shape != keys.shape or len(keys) == 0:
+        raise ValueError(f"keys and answers must be non-empty 1-D and of one length, got "
+                         f"{tuple(keys.shape)} and {tuple(answers.shape)}")
+    if query.dim() != 1:
+        raise ValueError(f"query_keys must be 1-D (Q,), got {tuple(query.shape)}")
+    if isinstance(n_answers, bool) or not isinstance(n_answers, int) or n_answers < 1:
+        raise ValueError(f"n_answers must be a positive integer, got {n_answers!r}")
+    if int(answers.min()) < 0 or int(answers.max()) >= n_answers:
+        raise ValueError(f"answers must be ids in 0..{n_answers - 1}, got {int(answers.min())}..{int(answers.max())}")
+    if int(keys.min()) < 0 or (len(query) and int(query.min()) < 0):
+        raise ValueError("keys and query_keys must be non-negative ids")
+    n_keys = max(int(keys.max()), int(query.max()) if len(query) else 0) + 1
+    counts = torch.zeros(n_keys, n_answers)  # (K, A) how often each key has each answer
+    counts.index_put_((keys, answers), torch.ones(len(keys)), accumulate=True)  # (K, A)
+    overall = counts.sum(0).argmax()  # () the most frequent answer of all
+    best = counts.argmax(1)  # (K,) argmax takes the first of equal counts: the smallest id
+    best = torch.where(counts.sum(1) > 0, best, overall)  # (K,) unseen keys fall back to the overall answer
+    return best[query]  # (Q,)
+
+
+def relation_forms(qs: QuestionSet, type_names: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Masks ``(Q,)`` of the two forms of relation question: yes/no ("is the star above the
+    circle?") and "what is ..." ("what is left of the red square?")."""
+    if "relation" not in type_names:
+        raise ValueError(f"type_names must include 'relation', got {tuple(type_names)}")
+    is_relation = qs.types == list(type_names).index("relation")  # (Q,)
+    yes_no = torch.tensor([t.startswith("is ") for t in qs.texts], dtype=torch.bool) & is_relation  # (Q,)
+    return yes_no, is_relation & ~yes_no  # (Q,), (Q,)
+
+
+def type_mix(qs: QuestionSet, n_types: int) -> torch.Tensor:
+    """The share of each question type in ``qs``: ``(n_types,)``, summing to 1."""
+    counts = torch.bincount(qs.types, minlength=n_types).float()  # (types,)
+    return counts / counts.sum()  # (types,)
+
+
+def describe_counts(global_vec: torch.Tensor) -> str:
+    """The objects a global vector (:func:`global_features`, ``(117,)``) counts, in words:
+    ``"1.0 green square, 1.0 blue circle | 2.0 objects in all"``."""
+    if global_vec.shape != (GLOBAL_DIM,):
+        raise ValueError(f"global_vec must have shape ({GLOBAL_DIM},), got {tuple(global_vec.shape)}")
+    pairs = len(COLOUR_NAMES) * len(SHAPES)
+    start = GLOBAL_PARTS[0][1] + GLOBAL_PARTS[1][1]  # where the counts begin
+    g = global_vec.float()  # (G,)
+    counts = (g[start : start + pairs] + g[start + pairs : start + 2 * pairs]) * MAX_OBJECTS  # (C*S,) small + large
+    counts = counts.reshape(len(COLOUR_NAMES), len(SHAPES))  # (C, S)
+    found = [f"{counts[c, s]:.1f} {COLOUR_NAMES[c]} {SHAPES[s]}" for c in range(len(COLOUR_NAMES))
+             for s in range(len(SHAPES)) if counts[c, s] > 0.5]
+    return ", ".join(found) + f" | {float(g[-1]) * MAX_OBJECTS:.1f} objects in all"
+
+
+@torch.no_grad()
+def feature_report(encoder: nn.Module, features: dict[str, torch.Tensor], scenes: Any) -> dict[str, float]:
+    """How well the frozen features read ``scenes`` (whose ``features`` came from :func:`extract_features`).
+
+    Returns ``{"cells": ..., "objects": ..., "sizes": ...}``:
+
+    - ``cells``: of the grid cells that hold an object (:func:`mmcourse.encoders.cell_labels`),
+      the share whose shape *and* colour the encoder's heads get right;
+    - ``objects``: the share of scenes whose peak count (the last number of the global
+      vector) rounds to their true number of objects;
+    - ``sizes``: of all objects, the share counted in the right size class — per scene and
+      colour-shape pair, the counted small and large objects (rounded) matched against the
+      true ones.
+    """
+    grid = features["grid"].float()  # (N, L, D)
+    n, cells, dim = grid.shape
+    side = int(round(cells ** 0.5))
+    if side * side != cells or len(scenes) != n or features["global"].shape != (n, GLOBAL_DIM):
+        raise ValueError(f"features must hold a square grid (N, L, D) and a global (N, {GLOBAL_DIM}) for the "
+                         f"{len(scenes)} scenes, got {tuple(grid.shape)} and {tuple(features['global'].shape)}")
+    dev = next(encoder.parameters()).device
+    labels = cell_labels(scenes, grid=side)
+    true_shape, true_colour = (torch.from_numpy(labels[k]) for k in ("shape", "colour"))  # (N, g, g) each
+    hits, total = 0, 0
+    for start in range(0, n, 500):
+        g = grid[start : start + 500].transpose(1, 2).reshape(-1, dim, side, side).to(dev)  # (b, D, g, g)
+        out = encoder.heads(g)
+        shape, colour = out["shape"].argmax(1).cpu(), out["colour"].argmax(1).cpu()  # (b, g, g) each
+        ts, tc = true_shape[start : start + 500], true_colour[start : start + 500]  # (b, g, g) each
+        held = ts > 0  # (b, g, g)
+        hits += int(((shape == ts) & (colour == tc))[held].sum())
+        total += int(held.sum())
+    glob = features["global"]  # (N, G)
+    pairs = len(COLOUR_NAMES) * len(SHAPES)  # pair index: colour * len(SHAPES) + shape, as in global_features
+    start = GLOBAL_PARTS[0][1] + GLOBAL_PARTS[1][1]  # where the counts begin
+    small = (glob[:, start : start + pairs] * MAX_OBJECTS).round()  # (N, C*S) counted small objects
+    large = (glob[:, start + pairs : start + 2 * pairs] * MAX_OBJECTS).round()  # (N, C*S) counted large objects
+    true_small, true_large = torch.zeros(n, pairs), torch.zeros(n, pairs)  # (N, C*S) each
+    for i in range(n):
+        for k in range(int(scenes.n_objects[i])):
+            pair = int(scenes.colour[i, k]) * len(SHAPES) + int(scenes.shape[i, k])
+            (true_large if int(scenes.size[i, k]) == SIZES.index("large") else true_small)[i, pair] += 1
+    right_size = torch.minimum(small, true_small).sum() + torch.minimum(large, true_large).sum()
+    n_objects = torch.from_numpy(np.asarray(scenes.n_objects)).float()  # (N,)
+    counted = (glob[:, -1] * MAX_OBJECTS).round()  # (N,)
+    return {"cells": hits / max(total, 1), "objects": float((counted == n_objects).float().mean()),
+            "sizes": float(right_size / n_objects.sum())}
+
+
 # ----------------------------------------------------------------------------------------
 # Checks of the lesson's exercises
 # ----------------------------------------------------------------------------------------
 
 
-def check_fusion_head(fn: Any) -> None:
-    """Exercise check: ``fn(q, v, W1, b1, W2, b2)`` must compute ``tanh((q * v) W1^T + b1) W2^T + b2``.
+def check_fusion_head(fn: Any) -> torch.Tensor:
+    """Exercise check: ``fn(q, v, W1, b1, W2, b2)`` must give the answer logits of the
+    point-wise fusion followed by the answer head (:func:`pointwise_fusion`, :func:`answer_head`).
 
-    Compares with :func:`pointwise_fusion` and :func:`answer_head` on fixed inputs, and
-    says which common mistake (concatenation, a sum, a missing tanh) the result looks like.
+    Runs ``fn`` on fixed inputs and names the common mistakes (a sum or only one of the two
+    vectors instead of the product, no ``tanh`` in the hidden layer, nothing returned).
+    Returns the learner's logits.
     """
-    from . import checks
-
     gen = torch.Generator().manual_seed(6)
     q = torch.rand(5, 8, generator=gen) * 2 - 1  # (B, dim)
     v = torch.rand(5, 8, generator=gen) * 2 - 1  # (B, dim)
@@ -593,23 +732,28 @@ def check_fusion_head(fn: Any) -> None:
     with torch.no_grad():
         for p in head.parameters():
             p.copy_(torch.randn(p.shape, generator=gen))
-    w1, b1, w2, b2 = head[0].weight, head[0].bias, head[2].weight, head[2].bias
+    w1, b1, w2, b2 = head[0].weight, head[0].bias, head[2].weight, head[2].bias  # (6, 8), (6,), (4, 6), (4,)
     with torch.no_grad():
         expected = pointwise_fusion(q, v, head)  # (B, A)
-        got = fn(q, v, w1, b1, w2, b2)
-    if got is None:
-        raise checks.CheckFailed("got None — did you forget to return the logits?")
-    checks.shape(got, (5, 4), name="logits")
-    wrong = {
-        "the sum q + v instead of the product": head(q + v),
-        "no tanh after the first layer": (q * v) @ w1.T @ w2.T + b1 @ w2.T + b2,
-        "only the image vector v": head(v),
-        "only the question vector q": head(q),
-    }
-    for mistake, value in wrong.items():
-        if torch.allclose(torch.as_tensor(got, dtype=value.dtype), value, atol=1e-5):
-            raise checks.CheckFailed(f"logits match {mistake}; fuse with q * v, then tanh(W1 z + b1), then W2 h + b2")
+        got = fn(q.clone(), v.clone(), w1.clone(), b1.clone(), w2.clone(), b2.clone())
+        if got is None:
+            raise checks.CheckFailed("got None — did you forget to return the logits?")
+        checks.shape(got, (5, 4), name="logits")
+        got = torch.as_tensor(got, dtype=expected.dtype)  # (B, A)
+        wrong = {
+            "the sum q + v: the fusion is an element-wise product, so that the question can switch image features off":
+                head(q + v),
+            "no tanh after the hidden layer: without it the two layers collapse into one linear map":
+                (q * v) @ w1.T @ w2.T + b1 @ w2.T + b2,
+            "the image vector alone: the question never enters": head(v),
+            "the question vector alone: the image never enters": head(q),
+            "a tanh on the output too: the logits must be left unbounded for the softmax": torch.tanh(expected),
+        }
+        for mistake, value in wrong.items():
+            if torch.allclose(got, value, atol=1e-5):
+                raise checks.CheckFailed(f"the logits match {mistake}")
     checks.close(got, expected, name="logits", tol=1e-5)
+    return got
 
 
 def check_per_type_accuracy(fn: Any, type_names: Sequence[str] = ("colour", "shape", "count")) -> None:
@@ -618,8 +762,6 @@ def check_per_type_accuracy(fn: Any, type_names: Sequence[str] = ("colour", "sha
     A small hand-made case (one type without questions must give ``nan``, ``"overall"``
     is the mean over *questions*, not over types) and a random one.
     """
-    from . import checks
-
     pred = torch.tensor([1, 2, 3, 3, 0, 5])  # (Q,)
     true = torch.tensor([1, 2, 0, 3, 1, 5])  # (Q,)
     kind = torch.tensor([0, 0, 0, 0, 2, 2])  # (Q,) no question of type 1
@@ -629,7 +771,7 @@ def check_per_type_accuracy(fn: Any, type_names: Sequence[str] = ("colour", "sha
                   torch.randint(0, len(type_names), (200,), generator=gen)))
     for k, (p, t, y) in enumerate(cases):
         expected = per_type_accuracy(p, t, y, type_names)
-        got = fn(p, t, y, type_names)
+        got = fn(p.clone(), t.clone(), y.clone(), type_names)
         if not isinstance(got, dict):
             raise checks.CheckFailed(f"expected a dict {{type name: accuracy, ..., 'overall': accuracy}}, got {type(got).__name__}")
         missing = [key for key in expected if key not in got]
@@ -645,6 +787,57 @@ def check_per_type_accuracy(fn: Any, type_names: Sequence[str] = ("colour", "sha
                 raise checks.CheckFailed(f"'overall' is {mine:.4f} in case {k + 1}, expected {value:.4f}{hint}")
             else:
                 checks.true(abs(mine - value) < 1e-6, f"'{key}' is {mine:.4f} in case {k + 1}, expected {value:.4f}")
+
+
+def check_most_frequent_answer(fn: Any) -> None:
+    """Exercise check: ``fn(keys, answers, query_keys, n_answers)`` against :func:`most_frequent_answer`.
+
+    A hand-made case (every key has one clear winner, the most frequent answer overall is
+    another one, one query key never occurs in training) names the usual mistakes: one
+    answer for everything, a wrong answer for an unseen key, one answer per key instead of
+    one per query. A random case follows (compared only where a key's winner is unique,
+    so any way of breaking ties passes).
+    """
+    keys = torch.tensor([0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 2, 2])  # (N,)
+    answers = torch.tensor([3, 3, 1, 3, 4, 2, 4, 1, 0, 1, 1, 1])  # (N,) winners: 3, 4, 1; overall: 1
+    query = torch.tensor([0, 1, 2, 5, 1, 0, 2])  # (Q,) key 5 never occurs in training
+    gen = torch.Generator().manual_seed(8)
+    random_keys = torch.randint(0, 10, (400,), generator=gen)  # (N,)
+    random_answers = (random_keys * 7 + torch.randint(0, 4, (400,), generator=gen) ** 2) % 24  # (N,) key-dependent
+    random_query = torch.randint(0, 12, (300,), generator=gen)  # (Q,) keys 10 and 11 are unseen
+    cases = [(keys, answers, query, 5), (random_keys, random_answers, random_query, 24)]
+    for case, (k, a, qk, n) in enumerate(cases, 1):
+        expected = most_frequent_answer(k, a, qk, n)  # (Q,)
+        got = fn(k.clone(), a.clone(), qk.clone(), n)
+        if got is None:
+            raise checks.CheckFailed("got None — did you forget to return the predicted answers?")
+        got = torch.as_tensor(got)
+        if got.shape != expected.shape:
+            per_key = " (one answer per key: index them by query_keys)" if got.dim() == 1 else ""
+            raise checks.CheckFailed(f"expected one answer id per query key, shape {tuple(expected.shape)}, "
+                                     f"got {tuple(got.shape)}{per_key}")
+        if got.is_floating_point() and not bool((got == got.round()).all()):
+            raise checks.CheckFailed("the answers must be integer answer ids, got fractions")
+        got = got.long()  # (Q,)
+        counts = torch.zeros(int(qk.max()) + 1, n).index_put_((k, a), torch.ones(len(k)), accumulate=True)  # (K, A)
+        top2 = counts.topk(2, dim=1).values  # (K, 2)
+        clear = (top2[:, 0] > top2[:, 1])[qk] | (counts.sum(1) == 0)[qk]  # (Q,) a unique winner, or unseen
+        if case == 1:
+            overall = int(counts.sum(0).argmax())
+            if bool((got == overall).all()):
+                raise checks.CheckFailed(f"every query gets answer {overall}, the most frequent answer overall: "
+                                         "count the answers of each key separately")
+            unseen = counts.sum(1)[qk] == 0  # (Q,)
+            if bool((got[~unseen] == expected[~unseen]).all()) and not bool((got[unseen] == expected[unseen]).all()):
+                raise checks.CheckFailed(f"the seen keys are right, but key {int(qk[unseen][0])} never occurs in the "
+                                         f"training questions: it must get the most frequent answer overall "
+                                         f"({overall}), got {int(got[unseen][0])}")
+        wrong = torch.nonzero(clear & (got != expected))[:, 0]
+        if len(wrong):
+            j = int(wrong[0])
+            raise checks.CheckFailed(f"query {j} in case {case} (key {int(qk[j])}): got answer {int(got[j])}, "
+                                     f"expected {int(expected[j])}, the most frequent answer of that key "
+                                     f"({len(wrong)} of {len(qk)} queries differ)")
 
 
 # ----------------------------------------------------------------------------------------
@@ -668,16 +861,6 @@ def lesson_data(n_train: int, n_test: int, per_scene: int = 3, test_per_scene: i
     ``"balanced"``, ``"skewed"`` and ``"test_questions"`` (:class:`QuestionSet` dicts, read
     them with ``QuestionSet(**d)``), ``"test_images"`` uint8 ``(n_test, S, S, 3)``.
     """
-    import dataclasses
-
-    from .cache import cached
-    from .encoders import EncoderConfig, pretrained_grid_encoder
-    from .runtime import preset
-    from .world.datasets import split_seed
-    from .world.language import GRAMMAR_VERSION, QUESTION_TYPES, answer_vocabulary, questions
-    from .world.scenes import GENERATOR_VERSION, render, sample_scenes
-    from .world.vocab import course_vocabulary
-
     for name, value in (("n_train", n_train), ("n_test", n_test), ("per_scene", per_scene), ("test_per_scene", test_per_scene)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -711,6 +894,6 @@ def lesson_data(n_train: int, n_test: int, per_scene: int = 3, test_per_scene: i
     def _render(scenes: Any, size: int, chunk: int = 2000) -> np.ndarray:
         return np.concatenate([render(scenes[i : i + chunk], size=size).images for i in range(0, len(scenes), chunk)])  # (N, S, S, 3)
 
-    data = cached("vqa-lesson-data", config, build, verbose=verbose)
+    data = cache.cached("vqa-lesson-data", config, build, verbose=verbose)
     data["test_images"] = data["test_images"].numpy()
     return data

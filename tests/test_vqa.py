@@ -1,17 +1,22 @@
 """mmcourse.vqa (lesson 06): features, the point-wise fusion model and its baselines, attention,
-per-type accuracy, the language prior, the exercise checks and the question widget."""
+per-type accuracy, the language prior, training with the cache, the exercise checks and the figures
+(the question widget: test_widgets_vqa.py)."""
 
 from __future__ import annotations
 
 import math
 
+import matplotlib
 import numpy as np
 import pytest
 import torch
 
-from mmcourse import checks, vqa
+from mmcourse import checks, vqa, vqa_figures
 from mmcourse.encoders import GridEncoder
-from mmcourse.world import QUESTION_TYPES, Question, answer_vocabulary, course_vocabulary, render, sample_scenes
+from mmcourse.world import (QUESTION_TYPES, Question, answer_vocabulary, course_vocabulary, questions, render,
+                            sample_scenes)
+
+matplotlib.use("Agg")
 
 A = len(answer_vocabulary())
 
@@ -66,6 +71,26 @@ def test_extract_features_shapes_and_bad_input(encoder):
         vqa.extract_features(encoder, images.astype(np.float32))
     with pytest.raises(ValueError, match="grid"):
         vqa.global_features(encoder, torch.zeros(2, 16, 8))
+
+
+@pytest.mark.parametrize("size", [32, 128])
+def test_extract_features_refuses_images_of_another_size(encoder, size):
+    """A 32x32 or 128x128 image would give a 4x4 or 16x16 grid that the models cannot read: refused."""
+    images = render(sample_scenes(2, seed=1), size=size).images  # (2, size, size, 3) uint8
+    with pytest.raises(ValueError, match=f"images must be 64x64 .* got {size}x{size}"):
+        vqa.extract_features(encoder, images)
+    with pytest.raises(ValueError, match="images"):
+        vqa.extract_features(encoder, torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255)
+
+
+def test_extract_features_refuses_nan_and_0_to_255_floats(encoder):
+    images = torch.from_numpy(render(sample_scenes(2, seed=1), size=64).images).permute(0, 3, 1, 2).float()  # (2, 3, 64, 64)
+    with pytest.raises(ValueError, match="0..255"):
+        vqa.extract_features(encoder, images)
+    images = images / 255
+    images[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        vqa.extract_features(encoder, images)
 
 
 def test_question_encoder_ignores_padding_and_checks_tokens(vocab):
@@ -200,43 +225,251 @@ def _fusion_reference(q, v, w1, b1, w2, b2):
     return torch.tanh((q * v) @ w1.T + b1) @ w2.T + b2
 
 
-def test_fusion_exercise_check_passes_and_explains_mistakes():
-    vqa.check_fusion_head(_fusion_reference)
-    with pytest.raises(checks.CheckFailed, match="sum q \\+ v"):
-        vqa.check_fusion_head(lambda q, v, w1, b1, w2, b2: torch.tanh((q + v) @ w1.T + b1) @ w2.T + b2)
-    with pytest.raises(checks.CheckFailed, match="no tanh"):
-        vqa.check_fusion_head(lambda q, v, w1, b1, w2, b2: ((q * v) @ w1.T + b1) @ w2.T + b2)
-    with pytest.raises(checks.CheckFailed, match="forget to return"):
-        vqa.check_fusion_head(lambda *args: None)
-    with pytest.raises(checks.CheckFailed, match="shape"):
-        vqa.check_fusion_head(lambda q, v, w1, b1, w2, b2: q * v)
-
-    def unsolved(*args):
-        raise NotImplementedError("multiply q and v")
-
-    with checks.exercise("test: fusion unsolved") as result:
-        vqa.check_fusion_head(unsolved)
-    assert result.status == "not implemented"
+def _unsolved(*args):
+    raise NotImplementedError()
 
 
-def test_per_type_exercise_check_passes_and_explains_mistakes():
-    vqa.check_per_type_accuracy(vqa.per_type_accuracy)
+def _fusion_sum(q, v, w1, b1, w2, b2):
+    return torch.tanh((q + v) @ w1.T + b1) @ w2.T + b2
 
-    def mean_of_types(pred, true, kind, names):
-        out = vqa.per_type_accuracy(pred, true, kind, names)
-        out["overall"] = float(np.nanmean([out[n] for n in names]))
-        return out
 
-    with pytest.raises(checks.CheckFailed, match="mean over all questions"):
-        vqa.check_per_type_accuracy(mean_of_types)
+def _fusion_no_tanh(q, v, w1, b1, w2, b2):
+    return ((q * v) @ w1.T + b1) @ w2.T + b2
 
-    def zero_for_empty(pred, true, kind, names):
-        return {k: (0.0 if math.isnan(v) else v) for k, v in vqa.per_type_accuracy(pred, true, kind, names).items()}
 
-    with pytest.raises(checks.CheckFailed, match="nan"):
-        vqa.check_per_type_accuracy(zero_for_empty)
-    with pytest.raises(checks.CheckFailed, match="dict"):
-        vqa.check_per_type_accuracy(lambda *args: [0.5])
+def _fusion_image_only(q, v, w1, b1, w2, b2):
+    return torch.tanh(v @ w1.T + b1) @ w2.T + b2
+
+
+def _fusion_no_return(q, v, w1, b1, w2, b2):
+    torch.tanh((q * v) @ w1.T + b1) @ w2.T + b2
+
+
+def _per_type_mean_of_types(pred, true, kind, names):
+    out = vqa.per_type_accuracy(pred, true, kind, names)
+    out["overall"] = float(np.nanmean([out[n] for n in names]))
+    return out
+
+
+def _per_type_zero_for_empty(pred, true, kind, names):
+    return {k: (0.0 if math.isnan(v) else v) for k, v in vqa.per_type_accuracy(pred, true, kind, names).items()}
+
+
+def _per_type_list(pred, true, kind, names):
+    return [0.5]
+
+
+def _prior_one_answer(keys, answers, query, n):  # the most frequent answer overall, for every query
+    return torch.full((len(query),), int(torch.bincount(torch.as_tensor(answers), minlength=n).argmax()))
+
+
+def _prior_unseen_zero(keys, answers, query, n):  # unseen keys get answer 0
+    out = vqa.most_frequent_answer(keys, answers, query, n)
+    out[torch.as_tensor(query) > int(torch.as_tensor(keys).max())] = 0
+    return out
+
+
+def _prior_per_key(keys, answers, query, n):  # one answer per key, not per query
+    keys = torch.as_tensor(keys)
+    return vqa.most_frequent_answer(keys, answers, torch.arange(int(keys.max()) + 1), n)
+
+
+def _prior_least_frequent(keys, answers, query, n):
+    keys, answers, query = (torch.as_tensor(a) for a in (keys, answers, query))
+    counts = torch.zeros(int(max(keys.max(), query.max())) + 1, n).index_put_((keys, answers), torch.ones(len(keys)),
+                                                                              accumulate=True)
+    counts[counts == 0] = float("inf")
+    return counts.argmin(1)[query]
+
+
+EXERCISES = [  # (check, reference solution, [(typical mistake, words of the message)])
+    (vqa.check_fusion_head, _fusion_reference,
+     [(_fusion_sum, "the sum q + v"), (_fusion_no_tanh, "no tanh"), (_fusion_image_only, "image vector alone"),
+      (_fusion_no_return, "forget to return")]),
+    (vqa.check_per_type_accuracy, vqa.per_type_accuracy,
+     [(_per_type_mean_of_types, "mean over all questions"), (_per_type_zero_for_empty, "must be nan"),
+      (_per_type_list, "expected a dict")]),
+    (vqa.check_most_frequent_answer, vqa.most_frequent_answer,
+     [(_prior_one_answer, "most frequent answer overall: count the answers of each key separately"),
+      (_prior_unseen_zero, "never occurs in the training questions"), (_prior_per_key, "index them by query_keys"),
+      (_prior_least_frequent, "the most frequent answer of that key")]),
+]
+EXERCISE_IDS = ["fusion-head", "per-type-accuracy", "most-frequent-answer"]
+
+
+@pytest.mark.parametrize("check, reference, mistakes", EXERCISES, ids=EXERCISE_IDS)
+def test_exercise_check_passes_the_reference(check, reference, mistakes, capsys):
+    assert checks.run("exercise", check, reference).status == "passed"
+    assert "all checks passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("check, reference, mistakes", EXERCISES, ids=EXERCISE_IDS)
+def test_exercise_check_names_the_typical_mistakes(check, reference, mistakes, capsys):
+    for wrong, words in mistakes:
+        result = checks.run("exercise", check, wrong)
+        assert result.status == "failed" and words in result.message, (wrong.__name__, result.message)
+        assert words in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("check, reference, mistakes", EXERCISES, ids=EXERCISE_IDS)
+def test_exercise_check_says_not_implemented_for_the_placeholder(check, reference, mistakes, capsys):
+    assert checks.run("exercise", check, _unsolved).status == "not implemented"
+    assert "not implemented yet" in capsys.readouterr().out
+
+
+def test_fusion_check_returns_the_logits_and_catches_a_wrong_shape():
+    assert checks.run("fusion", vqa.check_fusion_head, _fusion_reference).value.shape == (5, 4)
+    result = checks.run("fusion", vqa.check_fusion_head, lambda q, v, w1, b1, w2, b2: q * v)
+    assert result.status == "failed" and "shape" in result.message
+
+
+# ---------------------------------------------------------------- the answer prior and the analysis helpers
+
+
+def test_most_frequent_answer_per_key_with_a_fallback_for_unseen_keys():
+    keys = [0, 0, 0, 1, 1, 2]
+    answers = [2, 2, 1, 3, 3, 0]
+    got = vqa.most_frequent_answer(keys, answers, [1, 0, 2, 7], n_answers=4)
+    assert got.tolist() == [3, 2, 0, 2]  # key 7 never occurs: the overall favourite, 2
+    assert vqa.most_frequent_answer([0, 0], [1, 0], [0], 2).tolist() == [0]  # a tie goes to the smaller id
+    with pytest.raises(ValueError, match="keys and answers"):
+        vqa.most_frequent_answer([0, 1], [1], [0], 2)
+    with pytest.raises(ValueError, match="answers must be ids"):
+        vqa.most_frequent_answer([0, 1], [1, 5], [0], 2)
+    with pytest.raises(ValueError, match="n_answers"):
+        vqa.most_frequent_answer([0], [0], [0], 0)
+    with pytest.raises(ValueError, match="non-negative"):
+        vqa.most_frequent_answer([0], [0], [-1], 2)
+
+
+def test_a_prior_table_answers_skewed_questions_but_not_balanced_ones(vocab):
+    """Without looking at any image: the per-type prior, and the stronger per-wording prior."""
+    accuracy = {}
+    for skew in (0.0, 0.9):
+        train, test = (vqa.QuestionSet.build(questions(sample_scenes(n, seed=seed), per_scene=3, seed=seed, skew=skew),
+                                             vocab, answer_vocabulary(), QUESTION_TYPES)
+                       for n, seed in ((300, 5), (200, 6)))
+        ids = {t: i for i, t in enumerate(dict.fromkeys(train.texts + test.texts))}
+        by_type = vqa.most_frequent_answer(train.types, train.answers, test.types, A)
+        by_text = vqa.most_frequent_answer([ids[t] for t in train.texts], train.answers, [ids[t] for t in test.texts], A)
+        accuracy[skew] = [float((p == test.answers).float().mean()) for p in (by_type, by_text)]
+    assert max(accuracy[0.0]) < 0.35, accuracy
+    assert 0.5 < accuracy[0.9][0] < accuracy[0.9][1], accuracy
+
+
+def test_relation_forms_and_type_mix(vocab):
+    qs = [Question(0, "relation", "is the star above the circle?", "yes"),
+          Question(0, "relation", "what is left of the red square?", "circle"),
+          Question(1, "exists", "is there a red star?", "no"), Question(1, "scene", "where is this?", "forest")]
+    s = vqa.QuestionSet.build(qs, vocab, answer_vocabulary(), QUESTION_TYPES)
+    yes_no, what = vqa.relation_forms(s, QUESTION_TYPES)
+    assert yes_no.tolist() == [True, False, False, False] and what.tolist() == [False, True, False, False]
+    mix = vqa.type_mix(s, len(QUESTION_TYPES))
+    assert mix.shape == (len(QUESTION_TYPES),) and float(mix.sum()) == pytest.approx(1.0)
+    assert float(mix[QUESTION_TYPES.index("relation")]) == 0.5
+    with pytest.raises(ValueError, match="relation"):
+        vqa.relation_forms(s, ("colour", "shape"))
+
+
+def test_describe_counts_and_feature_report(encoder):
+    g = torch.zeros(vqa.GLOBAL_DIM)  # (G,)
+    start = 45  # the small-object counts begin after the 15 + 30 probabilities
+    g[start + 0] = 1 / vqa.MAX_OBJECTS  # one small red circle (pair 0)
+    g[-1] = 1 / vqa.MAX_OBJECTS
+    assert vqa.describe_counts(g) == "1.0 red circle | 1.0 objects in all"
+    with pytest.raises(ValueError, match="global_vec"):
+        vqa.describe_counts(torch.zeros(5))
+    scenes = sample_scenes(4, seed=2)
+    feats = vqa.extract_features(encoder, render(scenes, size=64).images)
+    report = vqa.feature_report(encoder, feats, scenes)
+    assert set(report) == {"cells", "objects", "sizes"} and all(0 <= v <= 1 for v in report.values())
+    with pytest.raises(ValueError, match="features"):
+        vqa.feature_report(encoder, feats, scenes[:2])
+
+
+# ---------------------------------------------------------------- training: fixed steps, the cache
+
+
+def _tiny_training_set(vocab, n=40):
+    scenes = sample_scenes(n // 2, seed=4)
+    qs = vqa.QuestionSet.build(questions(scenes, per_scene=2, seed=4), vocab, answer_vocabulary(), QUESTION_TYPES)
+    feats = {"global": torch.rand(len(scenes), vqa.GLOBAL_DIM, generator=torch.Generator().manual_seed(0)),
+             "grid": torch.rand(len(scenes), 64, 16, generator=torch.Generator().manual_seed(1)).half()}
+    return qs, feats
+
+
+def _tiny_model(vocab):
+    torch.manual_seed(0)
+    return vqa.VQAModel(len(vocab), vqa.GLOBAL_DIM, A, dim=8, embed_dim=4, hidden=4, head_hidden=8)
+
+
+def test_fit_trains_a_fixed_number_of_steps_and_keeps_the_model_in_the_cache(vocab, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MMCOURSE_CACHE", str(tmp_path))
+    qs, feats = _tiny_training_set(vocab)
+    settings = dict(epochs=2, batch_size=16, lr=1e-2, progress=False)
+    model = _tiny_model(vocab)
+    threads = torch.get_num_threads()
+    history = vqa.fit(model, qs, feats, cache_name="vqa-test", time_budget=600, **settings)
+    assert torch.get_num_threads() == threads  # one thread while training, then as before
+    assert history.n_steps == 2 * math.ceil(len(qs) / 16) and not history.stopped_early
+    assert "training vqa-test" in capsys.readouterr().out
+    again = _tiny_model(vocab)
+    replay = vqa.fit(again, qs, feats, cache_name="vqa-test", time_budget=900, **settings)  # the budget is no key
+    assert "loaded trained vqa-test" in capsys.readouterr().out
+    assert replay.steps["loss"] == history.steps["loss"]
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    other = _tiny_model(vocab)
+    retrained = vqa.fit(other, qs, feats, cache_name="vqa-test", **{**settings, "epochs": 3})
+    assert retrained.n_steps == 3 * math.ceil(len(qs) / 16)
+
+
+def test_fit_does_not_cache_a_run_cut_short_by_its_safety_stop(vocab, tmp_path, monkeypatch):
+    monkeypatch.setenv("MMCOURSE_CACHE", str(tmp_path))
+    qs, feats = _tiny_training_set(vocab)
+    history = vqa.fit(_tiny_model(vocab), qs, feats, epochs=50, batch_size=4, lr=1e-2, time_budget=1e-3,
+                      progress=False, cache_name="vqa-stopped")
+    assert history.stopped_early and history.n_steps < 50 * math.ceil(len(qs) / 4)
+    assert not list(tmp_path.glob("vqa-stopped*"))
+
+
+def test_fit_checks_its_settings(vocab):
+    qs, feats = _tiny_training_set(vocab)
+    for bad, match in ((dict(epochs=0), "epochs"), (dict(epochs=1.5), "epochs"), (dict(batch_size=0), "batch_size"),
+                       (dict(lr=0.0), "lr")):
+        settings = {**dict(epochs=1, batch_size=8, lr=1e-2, progress=False), **bad}
+        with pytest.raises(ValueError, match=match):
+            vqa.fit(_tiny_model(vocab), qs, feats, **settings)
+
+
+# ---------------------------------------------------------------- figures
+
+
+def test_figures_draw(encoder, vocab):
+    import matplotlib.pyplot as plt
+
+    scenes = sample_scenes(3, seed=2)
+    images = render(scenes, size=64).images  # (3, 64, 64, 3)
+    feats = vqa.extract_features(encoder, images)
+    qs = vqa.QuestionSet.build(questions(scenes, per_scene=2, seed=2), vocab, answer_vocabulary(), QUESTION_TYPES)
+    att = vqa.AttentionVQA(len(vocab), vqa.GLOBAL_DIM, 16, A, grid_size=8, dim=8, att_dim=4, embed_dim=4, hidden=4,
+                           head_hidden=8)
+    probs = torch.full((len(qs), A), 1 / A)  # (Q, A)
+    figures = [
+        vqa_figures.plot_model(256, A),
+        vqa_figures.plot_scene_questions(images, qs, [0, 1]),
+        vqa_figures.plot_bars({"a": {"x": 0.5, "y": 0.2}, "b": {"x": 0.1, "y": 0.9}}, ["x", "y"],
+                              marks=("level", {"x": 0.3, "y": 0.3})),
+        vqa_figures.plot_scene_features(encoder, images[0], feats["grid"][0], feats["global"][0], "scene 0"),
+        vqa_figures.plot_glimpses(att, qs, feats, images, [0, 1], answer_vocabulary()),
+        vqa_figures.plot_answers(images, qs, [0, 1, 2], probs, answer_vocabulary(), QUESTION_TYPES),
+    ]
+    assert all(isinstance(f, matplotlib.figure.Figure) for f in figures)
+    assert len(figures[4].axes) == 2 * 3  # two questions, the scene and two glimpses each
+    plt.close("all")
+    with pytest.raises(ValueError, match="AttentionVQA"):
+        vqa_figures.plot_glimpses(_tiny_model(vocab), qs, feats, images, [0], answer_vocabulary())
+    with pytest.raises(ValueError, match="rows"):
+        vqa_figures.plot_bars({}, ["x"])
 
 
 def test_lesson_data_checks_its_arguments():
@@ -244,35 +477,3 @@ def test_lesson_data_checks_its_arguments():
         vqa.lesson_data(0, 10)
     with pytest.raises(ValueError, match="skew"):
         vqa.lesson_data(10, 10, skew=1.5)
-
-
-def test_explorer_answers_lists_unknown_words_and_draws_new_scenes(encoder, vocab):
-    from mmcourse.vqa_explorer import VQAExplorer
-
-    torch.manual_seed(0)
-    scenes = sample_scenes(2, seed=3)
-    images = render(scenes, size=64).images  # (2, 64, 64, 3)
-    feats = vqa.extract_features(encoder, images)
-    models = {
-        "global": vqa.VQAModel(len(vocab), vqa.GLOBAL_DIM, A, dim=8, embed_dim=4, hidden=4, head_hidden=8),
-        "attention": vqa.AttentionVQA(len(vocab), vqa.GLOBAL_DIM, 16, A, dim=8, att_dim=4, embed_dim=4, hidden=4,
-                                      head_hidden=8),
-    }
-    ex = VQAExplorer(models, encoder, vocab, answer_vocabulary(), scenes, images, feats, question="is there a star?")
-    first = ex.line
-    assert first.startswith("test scene 0 | global:") and len(ex.top) == 5
-    assert ex.status.outputs[0]["text"].startswith(first)
-    ex.scene.value = "test scene 1"
-    assert ex.line != first and ex.line.startswith("test scene 1")
-    ex.model.value = "attention"
-    assert "attention" in ex.line and ex.image.value[:4] == b"\x89PNG"
-    ex.question.value = "is there a crimson blob?"
-    assert "'crimson', 'blob'" in ex.line and "<unk>" in ex.line
-    ex.question.value = "zzz qqq"  # nothing known at all: still an answer, no error
-    assert "-> " in ex.line
-    ex.question.value = "   "
-    assert "type a question" in ex.line
-    ex.new_scene.click()
-    assert ex.scene.value == "new scene 1" and ex.line.startswith("new scene 1")
-    with pytest.raises(ValueError, match="models"):
-        VQAExplorer({}, encoder, vocab, answer_vocabulary(), scenes, images, feats)
