@@ -56,7 +56,8 @@ from .runtime import seed_everything
 from .training import train
 from .world.catalog import COLOUR_NAMES, SHAPES
 from .world.language import SHAPE_WORDS, plural
-from .world.vocab import END, PAD, START
+from .world.datasets import CaptionDataset
+from .world.vocab import END, PAD, START, tokenize
 
 ATTENTIONS: tuple[str, ...] = ("soft", "none")
 """``soft``: attend over the cells; ``none``: the Show-and-Tell baseline (mean-pooled feature)."""
@@ -301,7 +302,7 @@ def caption_loss(logits: torch.Tensor, captions: torch.Tensor, alphas: torch.Ten
 # ----------------------------------------------------------------------------------------
 
 
-def _check_len(max_len: Any) -> int:
+def _validate_len(max_len: Any) -> int:
     if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
         raise ValueError(f"max_len must be a positive integer, got {max_len!r}")
     return max_len
@@ -320,7 +321,7 @@ def greedy_decode(model: ShowAttendTell, annotations: torch.Tensor, max_len: int
     without attention).
     """
     annotations = model.prepare(annotations)  # (B, L, D)
-    max_len = _check_len(max_len)
+    max_len = _validate_len(max_len)
     was_training = model.training
     model.eval()
     b = annotations.shape[0]
@@ -375,7 +376,7 @@ def beam_search(model: ShowAttendTell, annotations: torch.Tensor, width: int = 3
     :func:`greedy_decode`. Returns ``(tokens, alphas)`` as :func:`greedy_decode`.
     """
     annotations = model.prepare(annotations)  # (B, L, D)
-    max_len = _check_len(max_len)
+    max_len = _validate_len(max_len)
     if isinstance(width, bool) or not isinstance(width, int) or width < 1:
         raise ValueError(f"width must be a positive integer, got {width!r}")
     was_training = model.training
@@ -477,15 +478,11 @@ def caption_data(split: str, n: int, encoder: nn.Module, vocabulary: Any, seed: 
     captions of each scene; ``images`` uint8 (N, 3, S, S); ``boxes`` (N, K, 4) pixels;
     ``shape`` and ``colour`` (N, K) (-1 padding); ``dataset`` the CaptionDataset.
     """
-    from .cache import cached, fingerprint
-    from .world.datasets import CaptionDataset
-    from .world.vocab import tokenize
-
     dataset = CaptionDataset(split, n, size, seed, vocabulary=vocabulary, captions_per_scene=captions_per_scene)
     scenes = dataset.data
-    key = {"scenes": scenes.config, "encoder": fingerprint(encoder)}
-    feats = cached("caption-annotations", key,
-                   lambda: encoders.encode(encoder, scenes.images).flatten(2).transpose(1, 2).half())  # (N, L, D) float16
+    key = {"scenes": scenes.config, "encoder": cache.fingerprint(encoder)}
+    feats = cache.cached("caption-annotations", key,
+                         lambda: encoders.encode(encoder, scenes.images).flatten(2).transpose(1, 2).half())  # (N, L, D) float16
     tokens = nn.utils.rnn.pad_sequence(dataset.tokens, batch_first=True, padding_value=PAD)  # (M, T+1)
     return {
         "feats": feats.float(),  # (N, L, D)

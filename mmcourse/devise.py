@@ -293,7 +293,7 @@ def span_dim(targets: torch.Tensor, rtol: float = 1e-5) -> int:
 # ----------------------------------------------------------------------------------------
 
 
-def _check_features(features: torch.Tensor, dim: int) -> None:
+def _validate_features(features: torch.Tensor, dim: int) -> None:
     if features.dim() != 3 or features.shape[-1] != dim:
         raise ValueError(f"features must be (B, L, {dim}) grid-cell features, got {tuple(features.shape)}")
 
@@ -316,7 +316,7 @@ class DeViSE(nn.Module):
 
     def embed(self, features: torch.Tensor) -> torch.Tensor:
         """Unit vectors in the word space: ``(B, L, D)`` per cell (``max``) or ``(B, 1, D)`` (``mean``)."""
-        _check_features(features, self.feature_dim)
+        _validate_features(features, self.feature_dim)
         z = self.project(features)  # (B, L, D)
         if self.pool == "mean":
             z = z.mean(1, keepdim=True)  # (B, 1, D)
@@ -343,7 +343,7 @@ class CombinationClassifier(nn.Module):
 
     def forward(self, features: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``(B, T)``; ``targets`` is ignored (the classifier has its own output per tag)."""
-        _check_features(features, self.feature_dim)
+        _validate_features(features, self.feature_dim)
         return self.classify(features).amax(1)  # (B, L, T) -> (B, T)
 
 
@@ -352,7 +352,7 @@ class CombinationClassifier(nn.Module):
 # ----------------------------------------------------------------------------------------
 
 
-def _check_scores(scores: torch.Tensor, labels: torch.Tensor) -> None:
+def _validate_scores(scores: torch.Tensor, labels: torch.Tensor) -> None:
     if scores.dim() != 2 or labels.shape != scores.shape:
         raise ValueError(f"scores and labels must both be (B, T), got {tuple(scores.shape)} and {tuple(labels.shape)}")
     if labels.dtype != torch.bool:
@@ -375,7 +375,7 @@ def hinge_rank_loss(scores: torch.Tensor, labels: torch.Tensor, margin: float = 
     ``sum_{j true} sum_{k false} max(0, margin - s_j + s_k)``, divided by the number of true
     tags of the image and averaged over the batch. ``allowed (T,)`` limits the false tags
     (e.g. to tags seen in training)."""
-    _check_scores(scores, labels)
+    _validate_scores(scores, labels)
     if not margin >= 0:
         raise ValueError(f"margin must be a number >= 0, got {margin!r}")
     false = _false_tags(labels, allowed)  # (B, T)
@@ -389,7 +389,7 @@ def contrastive_loss(scores: torch.Tensor, labels: torch.Tensor, temperature: fl
                      allowed: torch.Tensor | None = None) -> torch.Tensor:
     """The contrastive (softmax) variant: each true tag against all false tags,
     ``-log exp(s_j / tau) / (exp(s_j / tau) + sum_k exp(s_k / tau))``, averaged over true tags."""
-    _check_scores(scores, labels)
+    _validate_scores(scores, labels)
     if not temperature > 0:
         raise ValueError(f"temperature must be positive, got {temperature!r}")
     false = _false_tags(labels, allowed)  # (B, T)
@@ -509,7 +509,7 @@ def score_images(model: nn.Module, features: torch.Tensor, targets: torch.Tensor
 def precision_at_k(scores: torch.Tensor, labels: torch.Tensor) -> float:
     """Image -> tags: for each image with ``k`` true tags, the share of true tags among its
     ``k`` best-scoring tags; averaged over images (images without tags are skipped)."""
-    _check_scores(scores, labels)
+    _validate_scores(scores, labels)
     k = labels.sum(1)  # (N,)
     order = scores.argsort(1, descending=True)  # (N, T)
     hits = labels.gather(1, order)  # (N, T) true tags in ranked order
@@ -540,7 +540,7 @@ def average_precision(scores: torch.Tensor, relevant: torch.Tensor) -> float:
 def mean_average_precision(scores: torch.Tensor, labels: torch.Tensor, columns: Sequence[int] | torch.Tensor | None = None) -> float:
     """Tag -> images: the mean over tags (``columns``, default all with at least one relevant
     image) of the average precision of ranking the images by their score for that tag."""
-    _check_scores(scores, labels)
+    _validate_scores(scores, labels)
     if columns is None:
         columns = range(scores.shape[1])
     elif isinstance(columns, torch.Tensor) and columns.dtype == torch.bool:
@@ -571,7 +571,7 @@ def tagging_metrics(scores: torch.Tensor, labels: torch.Tensor, seen: torch.Tens
     images and on those that show a held-out combination) and tags -> images (mAP on seen
     object tags, scene tags and the held-out combinations). ``seen (T,)`` marks the tags
     that occur in training."""
-    _check_scores(scores, labels)
+    _validate_scores(scores, labels)
     if seen.shape != (scores.shape[1],) or seen.dtype != torch.bool:
         raise ValueError(f"seen must be a bool tensor ({scores.shape[1]},), got {seen.dtype} {tuple(seen.shape)}")
     objects = torch.arange(scores.shape[1]) < N_OBJECT_TAGS  # (T,)

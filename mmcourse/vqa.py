@@ -188,7 +188,7 @@ def extract_features(encoder: nn.Module, images: torch.Tensor | np.ndarray, batc
 # ----------------------------------------------------------------------------------------
 
 
-def _check_tokens(tokens: torch.Tensor, lengths: torch.Tensor) -> None:
+def _validate_tokens(tokens: torch.Tensor, lengths: torch.Tensor) -> None:
     if not torch.is_tensor(tokens) or tokens.dim() != 2 or tokens.dtype != torch.long:
         raise ValueError(f"tokens must be a LongTensor (B, T), got {getattr(tokens, 'dtype', type(tokens))} "
                          f"{tuple(getattr(tokens, 'shape', ()))}")
@@ -220,7 +220,7 @@ class QuestionEncoder(nn.Module):
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        _check_tokens(tokens, lengths)
+        _validate_tokens(tokens, lengths)
         if int(tokens.max()) >= self.embed.num_embeddings or int(tokens.min()) < 0:
             raise ValueError(f"tokens must be ids in 0..{self.embed.num_embeddings - 1}")
         x = self.embed(tokens)  # (B, T, E)
