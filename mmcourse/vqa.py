@@ -158,7 +158,9 @@ def extract_features(encoder: nn.Module, images: torch.Tensor | np.ndarray, batc
 
     Args:
         encoder: the course's :class:`~mmcourse.encoders.GridEncoder` (frozen, eval mode).
-        images: uint8 ``(N, S, S, 3)`` as rendered, or float ``(N, 3, S, S)`` in [0, 1].
+        images: a tensor ``(N, 3, S, S)``, uint8 (the course's layout, as :func:`lesson_data`
+            returns it) or float in [0, 1]. A NumPy uint8 ``(N, S, S, 3)``, the world's rendered
+            layout, is accepted too and moved channel-first.
         batch_size: images per forward pass.
 
     Returns:
@@ -859,7 +861,7 @@ def lesson_data(n_train: int, n_test: int, per_scene: int = 3, test_per_scene: i
 
     Returns a dict: ``"train"`` and ``"test"`` features (see :func:`extract_features`),
     ``"balanced"``, ``"skewed"`` and ``"test_questions"`` (:class:`QuestionSet` dicts, read
-    them with ``QuestionSet(**d)``), ``"test_images"`` uint8 ``(n_test, S, S, 3)``.
+    them with ``QuestionSet(**d)``), ``"test_images"`` a uint8 tensor ``(n_test, 3, S, S)``.
     """
     for name, value in (("n_train", n_train), ("n_test", n_test), ("per_scene", per_scene), ("test_per_scene", test_per_scene)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -888,12 +890,12 @@ def lesson_data(n_train: int, n_test: int, per_scene: int = 3, test_per_scene: i
         out = {name: QuestionSet.build(qs, vocab, answers, QUESTION_TYPES).to_dict() for name, qs in sets.items()}
         out["train"] = extract_features(encoder, _render(train_scenes, image_size))
         out["test"] = extract_features(encoder, test_images)
-        out["test_images"] = torch.from_numpy(test_images)
+        out["test_images"] = torch.from_numpy(test_images)  # (n_test, S, S, 3) as rendered; moved channel-first below
         return out
 
     def _render(scenes: Any, size: int, chunk: int = 2000) -> np.ndarray:
         return np.concatenate([render(scenes[i : i + chunk], size=size).images for i in range(0, len(scenes), chunk)])  # (N, S, S, 3)
 
     data = cache.cached("vqa-lesson-data", config, build, verbose=verbose)
-    data["test_images"] = data["test_images"].numpy()
+    data["test_images"] = data["test_images"].permute(0, 3, 1, 2).contiguous()  # (n_test, 3, S, S) uint8
     return data

@@ -8,7 +8,8 @@
 - :func:`plot_answers` — questions with the right answer and a model's top answer.
 
 Each function draws with pyplot and returns the figure; a notebook shows it at the end of the cell.
-Images are the rendered uint8 ``(N, S, S, 3)`` arrays that :func:`mmcourse.vqa.lesson_data` returns.
+Images are uint8 tensors ``(N, 3, S, S)``, the course's layout, as :func:`mmcourse.vqa.lesson_data`
+returns them; each picture is moved channel-last for ``imshow`` only when it is drawn.
 """
 
 from __future__ import annotations
@@ -24,11 +25,24 @@ from matplotlib.patches import FancyBboxPatch
 from torch import nn
 
 from . import vqa
+from .widgets.base import to_pixels
 
 
 def _no_ticks(ax: Any) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
+
+
+def _validate_images(images: Any, name: str = "images", batch: bool = True) -> None:
+    """A ``ValueError`` naming ``name`` unless it is a uint8 tensor ``(N, 3, S, S)`` (``(3, S, S)``
+    with ``batch=False``), the layout of the course's images."""
+    layout = "(N, 3, S, S)" if batch else "(3, S, S)"
+    if (not torch.is_tensor(images) or images.dtype != torch.uint8 or images.dim() != (4 if batch else 3)
+            or images.shape[-3] != 3 or images.shape[-2] != images.shape[-1]):
+        got = (f"a NumPy array {images.dtype} {images.shape}" if isinstance(images, np.ndarray)
+               else f"{images.dtype} {tuple(images.shape)}" if torch.is_tensor(images) else type(images).__name__)
+        raise ValueError(f"{name} must be a uint8 tensor {layout}, got {got}; rendered images (..., S, S, 3) "
+                         "convert with torch.from_numpy(images).movedim(-1, -3)")
 
 
 def plot_model(dim: int, n_answers: int) -> Figure:
@@ -60,11 +74,13 @@ def plot_model(dim: int, n_answers: int) -> Figure:
     return fig
 
 
-def plot_scene_questions(images: np.ndarray, qs: vqa.QuestionSet, scenes: Sequence[int]) -> Figure:
-    """Scenes ``scenes`` (indices into ``images``), each with the questions of ``qs`` about it and their answers."""
+def plot_scene_questions(images: torch.Tensor, qs: vqa.QuestionSet, scenes: Sequence[int]) -> Figure:
+    """Scenes ``scenes`` (indices into ``images``, uint8 ``(N, 3, S, S)``), each with the questions of
+    ``qs`` about it and their answers."""
+    _validate_images(images)
     fig, axes = plt.subplots(1, len(scenes), figsize=(3 * len(scenes), 4.2), squeeze=False)
     for ax, i in zip(axes[0], scenes):
-        ax.imshow(images[i])
+        ax.imshow(to_pixels(images[i]))  # (S, S, 3)
         _no_ticks(ax)
         lines = [f"{qs.texts[k]} → {qs.answer_texts[k]}" for k in range(len(qs)) if int(qs.scene[k]) == i]
         ax.set_xlabel("\n".join(lines), fontsize=8, loc="left")
@@ -100,21 +116,22 @@ def plot_bars(rows: Mapping[str, Mapping[str, float]], columns: Sequence[str], a
 
 
 @torch.no_grad()
-def plot_scene_features(encoder: nn.Module, image: np.ndarray, grid: torch.Tensor, global_vec: torch.Tensor,
+def plot_scene_features(encoder: nn.Module, image: torch.Tensor, grid: torch.Tensor, global_vec: torch.Tensor,
                         title: str = "") -> Figure:
     """One scene as the VQA models see it: the image, the encoder's probability that each cell
     holds an object, and the global vector of :func:`mmcourse.vqa.global_features` by block.
 
-    ``image`` uint8 ``(S, S, 3)``; ``grid`` the scene's annotation vectors ``(L, D)``;
+    ``image`` uint8 ``(3, S, S)``; ``grid`` the scene's annotation vectors ``(L, D)``;
     ``global_vec`` ``(117,)``.
     """
+    _validate_images(image, "image", batch=False)
     cells, dim = grid.shape
     side = int(round(cells ** 0.5))
     dev = next(encoder.parameters()).device
     g = grid.float().T.reshape(1, dim, side, side).to(dev)  # (1, D, g, g)
     objectness = 1 - encoder.heads(g)["shape"].softmax(1)[0, 0].cpu().numpy()  # (g, g) P(the cell holds an object)
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), gridspec_kw={"width_ratios": [1, 1, 1.6]})
-    axes[0].imshow(image)
+    axes[0].imshow(to_pixels(image))  # (S, S, 3)
     axes[0].set_title(title, fontsize=9)
     axes[1].imshow(objectness, cmap="gray", vmin=0, vmax=1)
     axes[1].set_title("encoder: P(object) per cell", fontsize=9)
@@ -133,11 +150,13 @@ def plot_scene_features(encoder: nn.Module, image: np.ndarray, grid: torch.Tenso
 
 @torch.no_grad()
 def plot_glimpses(model: vqa.AttentionVQA, qs: vqa.QuestionSet, features: dict[str, torch.Tensor],
-                  images: np.ndarray, indices: Sequence[int], answers: Sequence[str]) -> Figure:
-    """For each question ``indices[k]`` of ``qs``: its scene with the question, the right answer and
-    the model's, and one panel per glimpse with the attention weights over the grid."""
+                  images: torch.Tensor, indices: Sequence[int], answers: Sequence[str]) -> Figure:
+    """For each question ``indices[k]`` of ``qs``: its scene (from ``images``, uint8 ``(N, 3, S, S)``)
+    with the question, the right answer and the model's, and one panel per glimpse with the
+    attention weights over the grid."""
     if not isinstance(model, vqa.AttentionVQA):
         raise ValueError(f"model must be a vqa.AttentionVQA (it has glimpses), got {type(model).__name__}")
+    _validate_images(images)
     picked = torch.as_tensor(list(indices), dtype=torch.long)  # (n,)
     tokens, lengths, image, grid, _ = vqa.batches(qs, features, len(qs), shuffle=False, grid=True)[0]
     dev = next(model.parameters()).device
@@ -149,7 +168,7 @@ def plot_glimpses(model: vqa.AttentionVQA, qs: vqa.QuestionSet, features: dict[s
     n, glimpses = len(picked), att.shape[1]
     fig, axes = plt.subplots(n, 1 + glimpses, figsize=(2.6 * (1 + glimpses), 2.6 * n), squeeze=False)
     for row, k in enumerate(picked.tolist()):
-        img = images[int(qs.scene[k])]  # (S, S, 3)
+        img = to_pixels(images[int(qs.scene[k])])  # (S, S, 3)
         axes[row, 0].imshow(img)
         axes[row, 0].set_title(f"{qs.texts[k]}\ntrue {qs.answer_texts[k]}, says {answers[int(probs[row].argmax())]}",
                                fontsize=8)
@@ -164,13 +183,15 @@ def plot_glimpses(model: vqa.AttentionVQA, qs: vqa.QuestionSet, features: dict[s
     return fig
 
 
-def plot_answers(images: np.ndarray, qs: vqa.QuestionSet, indices: Sequence[int], probs: torch.Tensor,
+def plot_answers(images: torch.Tensor, qs: vqa.QuestionSet, indices: Sequence[int], probs: torch.Tensor,
                  answers: Sequence[str], type_names: Sequence[str]) -> Figure:
-    """Questions ``indices`` of ``qs`` side by side: the scene, the question with its type, the
-    right answer and the model's top answer with its probability (``probs`` ``(Q, A)``)."""
+    """Questions ``indices`` of ``qs`` side by side: the scene (from ``images``, uint8 ``(N, 3, S, S)``),
+    the question with its type, the right answer and the model's top answer with its probability
+    (``probs`` ``(Q, A)``)."""
+    _validate_images(images)
     fig, axes = plt.subplots(1, len(indices), figsize=(3.0 * len(indices), 3.6), squeeze=False)
     for ax, k in zip(axes[0], indices):
-        ax.imshow(images[int(qs.scene[k])])
+        ax.imshow(to_pixels(images[int(qs.scene[k])]))  # (S, S, 3)
         _no_ticks(ax)
         p = probs[k]  # (A,)
         ax.set_title(f"[{type_names[int(qs.types[k])]}] {qs.texts[k]}", fontsize=8)

@@ -15,6 +15,7 @@ from mmcourse import checks, vqa, vqa_figures
 from mmcourse.encoders import GridEncoder
 from mmcourse.world import (QUESTION_TYPES, Question, answer_vocabulary, course_vocabulary, questions, render,
                             sample_scenes)
+from mmcourse.world.datasets import split_seed
 
 matplotlib.use("Agg")
 
@@ -58,17 +59,23 @@ def test_local_peaks_count_objects_not_cells():
 
 
 def test_extract_features_shapes_and_bad_input(encoder):
-    images = render(sample_scenes(3, seed=1), size=64).images  # (3, 64, 64, 3) uint8
+    rendered = render(sample_scenes(3, seed=1), size=64).images  # (3, 64, 64, 3) uint8, the world's layout
+    images = torch.from_numpy(rendered).permute(0, 3, 1, 2)  # (3, 3, 64, 64) uint8, the course's layout
     feats = vqa.extract_features(encoder, images, batch_size=2)
     assert feats["global"].shape == (3, vqa.GLOBAL_DIM) and feats["grid"].shape == (3, 64, 16)
     assert torch.isfinite(feats["global"]).all()
     what, pairs = feats["global"][:, :15], feats["global"][:, 15:45]
     assert torch.allclose(what.norm(dim=1), torch.ones(3), atol=1e-5)  # L2-normalised blocks
     assert torch.allclose(pairs.norm(dim=1), torch.ones(3), atol=1e-5)
-    same = vqa.extract_features(encoder, torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255)
-    assert torch.allclose(same["global"], feats["global"], atol=1e-5)
+    for same in (vqa.extract_features(encoder, images.float() / 255),  # float in [0, 1]
+                 vqa.extract_features(encoder, images.contiguous()),
+                 vqa.extract_features(encoder, rendered)):  # the rendered NumPy layout is still read
+        assert torch.allclose(same["global"], feats["global"], atol=1e-5)
+    assert torch.equal(vqa.extract_features(encoder, rendered, batch_size=2)["global"], feats["global"])
     with pytest.raises(ValueError, match="images"):
-        vqa.extract_features(encoder, images.astype(np.float32))
+        vqa.extract_features(encoder, rendered.astype(np.float32))
+    with pytest.raises(ValueError, match=r"images must have shape \(N, 3, S, S\)"):
+        vqa.extract_features(encoder, torch.from_numpy(rendered))  # a channel-last tensor
     with pytest.raises(ValueError, match="grid"):
         vqa.global_features(encoder, torch.zeros(2, 16, 8))
 
@@ -448,7 +455,8 @@ def test_figures_draw(encoder, vocab):
     import matplotlib.pyplot as plt
 
     scenes = sample_scenes(3, seed=2)
-    images = render(scenes, size=64).images  # (3, 64, 64, 3)
+    rendered = render(scenes, size=64).images  # (3, 64, 64, 3) uint8, the world's layout
+    images = torch.from_numpy(rendered).permute(0, 3, 1, 2)  # (3, 3, 64, 64) uint8, the course's layout
     feats = vqa.extract_features(encoder, images)
     qs = vqa.QuestionSet.build(questions(scenes, per_scene=2, seed=2), vocab, answer_vocabulary(), QUESTION_TYPES)
     att = vqa.AttentionVQA(len(vocab), vqa.GLOBAL_DIM, 16, A, grid_size=8, dim=8, att_dim=4, embed_dim=4, hidden=4,
@@ -465,11 +473,38 @@ def test_figures_draw(encoder, vocab):
     ]
     assert all(isinstance(f, matplotlib.figure.Figure) for f in figures)
     assert len(figures[4].axes) == 2 * 3  # two questions, the scene and two glimpses each
+    shown = figures[1].axes[0].images[0].get_array()  # (S, S, 3) what imshow got for scene 0
+    assert np.array_equal(np.asarray(shown), rendered[0])  # the same picture as the rendered one
     plt.close("all")
+    old_layout = r"images must be a uint8 tensor \(N, 3, S, S\), got a NumPy array uint8 \(3, 64, 64, 3\)"
+    with pytest.raises(ValueError, match=old_layout):
+        vqa_figures.plot_scene_questions(rendered, qs, [0, 1])
+    with pytest.raises(ValueError, match=old_layout):
+        vqa_figures.plot_glimpses(att, qs, feats, rendered, [0, 1], answer_vocabulary())
+    with pytest.raises(ValueError, match=old_layout):
+        vqa_figures.plot_answers(rendered, qs, [0, 1, 2], probs, answer_vocabulary(), QUESTION_TYPES)
+    with pytest.raises(ValueError, match=r"image must be a uint8 tensor \(3, S, S\)"):
+        vqa_figures.plot_scene_features(encoder, rendered[0], feats["grid"][0], feats["global"][0])
+    with pytest.raises(ValueError, match=r"images must be a uint8 tensor \(N, 3, S, S\), got torch.float32"):
+        vqa_figures.plot_answers(images.float() / 255, qs, [0], probs, answer_vocabulary(), QUESTION_TYPES)
     with pytest.raises(ValueError, match="AttentionVQA"):
         vqa_figures.plot_glimpses(_tiny_model(vocab), qs, feats, images, [0], answer_vocabulary())
     with pytest.raises(ValueError, match="rows"):
         vqa_figures.plot_bars({}, ["x"])
+
+
+def test_lesson_data_gives_test_images_in_the_course_layout(encoder, tmp_path, monkeypatch):
+    """``test_images`` is a uint8 tensor (N, 3, S, S), built or read back from the cache."""
+    monkeypatch.setenv("MMCOURSE_CACHE", str(tmp_path))
+    monkeypatch.setattr(vqa, "pretrained_grid_encoder", lambda *args, **kwargs: encoder)
+    rendered = render(sample_scenes(3, seed=split_seed("test")), size=64).images  # (3, 64, 64, 3)
+    for _ in ("built", "from the cache"):
+        data = vqa.lesson_data(4, 3, per_scene=1, test_per_scene=1, image_size=64, verbose=False)
+        images = data["test_images"]
+        assert torch.is_tensor(images) and images.dtype == torch.uint8 and images.shape == (3, 3, 64, 64)
+        assert torch.equal(images, torch.from_numpy(rendered).permute(0, 3, 1, 2))
+        assert torch.allclose(vqa.extract_features(encoder, images)["global"], data["test"]["global"], atol=1e-5)
+    assert len(list(tmp_path.glob("vqa-lesson-data*"))) == 1
 
 
 def test_lesson_data_checks_its_arguments():

@@ -16,12 +16,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import ipywidgets as widgets
-import numpy as np
 import torch
 
 from .. import vqa
 from ..world.scenes import render, sample_scenes
-from .base import Explorer, new_figure, overlay, png_bytes
+from .base import Explorer, new_figure, overlay, png_bytes, to_pixels
 
 
 class VQAExplorer(Explorer):
@@ -34,8 +33,10 @@ class VQAExplorer(Explorer):
         encoder: the frozen course encoder (to read scenes drawn with ``new scene``).
         vocabulary: the course :class:`~mmcourse.world.vocab.Vocabulary`.
         answers: the answer vocabulary.
-        scenes: a :class:`~mmcourse.world.scenes.SceneBatch` to pick from, with its rendered
-            ``images`` uint8 ``(N, S, S, 3)`` and ``features`` from :func:`~mmcourse.vqa.extract_features`.
+        scenes: a :class:`~mmcourse.world.scenes.SceneBatch` to pick from.
+        images: the scenes' pictures, a uint8 tensor ``(N, 3, S, S)`` (as
+            :func:`~mmcourse.vqa.lesson_data` returns them).
+        features: the scenes' features, from :func:`~mmcourse.vqa.extract_features`.
         question: the first question.
         new_scene_seed: seed of the first scene drawn with ``new scene`` (the next ones count up).
         top_k: how many answers the bars show.
@@ -45,12 +46,18 @@ class VQAExplorer(Explorer):
     """
 
     def __init__(self, models: Mapping[str, torch.nn.Module], encoder: torch.nn.Module, vocabulary: Any,
-                 answers: list[str], scenes: Any, images: np.ndarray, features: Mapping[str, torch.Tensor],
+                 answers: list[str], scenes: Any, images: torch.Tensor, features: Mapping[str, torch.Tensor],
                  question: str = "what colour is the star?", new_scene_seed: int = 10_000, top_k: int = 5,
                  dpi: int = 72) -> None:
         super().__init__()
         if not models:
             raise ValueError("models must hold at least one (name -> model) entry")
+        if (not torch.is_tensor(images) or images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] != 3
+                or images.shape[2] != images.shape[3]):
+            got = (f"{images.dtype} {tuple(images.shape)}" if torch.is_tensor(images)
+                   else f"{type(images).__name__} {getattr(images, 'dtype', '')} {getattr(images, 'shape', '')}".rstrip())
+            raise ValueError(f"images must be a uint8 tensor (N, 3, S, S), got {got}; rendered images (N, S, S, 3) "
+                             "convert with torch.from_numpy(images).permute(0, 3, 1, 2)")
         if not {"global", "grid"} <= set(features):
             raise ValueError(f"features must hold 'global' and 'grid' (from vqa.extract_features), got {sorted(features)}")
         if len(images) != len(scenes) or len(features["global"]) != len(scenes):
@@ -63,7 +70,7 @@ class VQAExplorer(Explorer):
         self.top_k, self.dpi = top_k, dpi
         self._next_seed = int(new_scene_seed)
         self._drawn = 0
-        self.pictures: dict[str, np.ndarray] = {}  # scene name -> image (S, S, 3) uint8
+        self.pictures: dict[str, torch.Tensor] = {}  # scene name -> image (3, S, S) uint8
         self.inputs: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # scene name -> (global (G,), grid (L, D))
         self.descriptions: dict[str, str] = {}
         for i in range(len(scenes)):
@@ -85,8 +92,8 @@ class VQAExplorer(Explorer):
                                     self.image, self.status])
         self.run(self.redraw)
 
-    def _add(self, name: str, image: np.ndarray, global_vec: torch.Tensor, grid: torch.Tensor, text: str) -> None:
-        self.pictures[name] = np.asarray(image)
+    def _add(self, name: str, image: torch.Tensor, global_vec: torch.Tensor, grid: torch.Tensor, text: str) -> None:
+        self.pictures[name] = image  # (3, S, S) uint8
         self.inputs[name] = (global_vec.float(), grid.float())
         self.descriptions[name] = text
 
@@ -96,7 +103,8 @@ class VQAExplorer(Explorer):
         scene = sample_scenes(1, seed=self._next_seed)
         self._next_seed += 1
         self._drawn += 1
-        picture = render(scene, size=self.encoder_size()).images  # (1, S, S, 3)
+        rendered = render(scene, size=self.encoder_size()).images  # (1, S, S, 3) uint8, the world's layout
+        picture = torch.from_numpy(rendered).permute(0, 3, 1, 2)  # (1, 3, S, S) uint8, the course's layout
         feats = vqa.extract_features(self.encoder, picture)
         name = f"new scene {self._drawn}"
         self._add(name, picture[0], feats["global"][0], feats["grid"][0], scene.describe(0))
@@ -107,7 +115,7 @@ class VQAExplorer(Explorer):
 
     def encoder_size(self) -> int:
         """Image side the picked scenes have (new scenes are drawn the same size)."""
-        return int(next(iter(self.pictures.values())).shape[0])
+        return int(next(iter(self.pictures.values())).shape[-1])
 
     def answer(self, scene: str, question: str, model: str) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Answer probabilities ``(A,)`` and, for an attention model, its weights ``(glimpses, L)``."""
@@ -130,7 +138,7 @@ class VQAExplorer(Explorer):
         panels = 2 + (0 if attention is None else len(attention))
         fig = new_figure(2.4 * panels + 1.2, 2.6, dpi=self.dpi)
         axes = fig.subplots(1, panels, gridspec_kw={"width_ratios": [1] * (panels - 1) + [1.6]})
-        picture = self.pictures[scene]  # (S, S, 3)
+        picture = to_pixels(self.pictures[scene])  # (S, S, 3) for imshow
         axes[0].imshow(picture)
         axes[0].set_title(scene, fontsize=9)
         if attention is not None:
