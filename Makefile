@@ -2,7 +2,7 @@
 #   make lab    set up .venv (first time: a few minutes) and open JupyterLab on notebooks/
 #   make test   set up .venv, then run the unit tests and every lesson under nbval
 #
-# Other targets: test-unit, test-notebooks, test-browser, exercises, grade, notebooks, benchmark, clean-cache.
+# Other targets: test-unit, test-notebooks, test-gpu, test-browser, exercises, grade, notebooks, benchmark, clean-cache.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -14,7 +14,7 @@ NB ?= notebooks
 # Jupyter refuses to start as root (containers, CI) unless told so explicitly
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: help venv lab test test-unit test-notebooks test-browser exercises grade notebooks benchmark clean-cache lab-check
+.PHONY: help venv lab test test-unit test-notebooks test-gpu test-browser exercises grade notebooks benchmark clean-cache lab-check
 
 help:
 	@sed -n '1,6p' Makefile | sed 's/^# \{0,1\}//'
@@ -32,6 +32,11 @@ test-unit: venv
 
 test-notebooks: venv
 	$(PY) -m pytest $(NB) --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -q
+
+# every lesson under nbval with the gpu preset (needs a CUDA GPU; says so plainly when there is none)
+test-gpu: venv
+	@$(PY) tools/require_cuda.py
+	MMCOURSE_PRESET=gpu $(PY) -m pytest $(NB) --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -q
 
 test-browser: venv
 	bash tools/setup_browser.sh
