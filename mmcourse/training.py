@@ -4,6 +4,11 @@
 the loss (and optionally other numbers to log). It shows a ``tqdm`` progress bar, keeps a
 :class:`History`, clips gradients and moves batches to the device.
 
+On an accelerator it keeps the device busy: the step runs under bf16 autocast on CUDA, and
+the logged numbers are read back to the host every few steps rather than after every step
+(each read waits for the device to finish its queue). On the CPU every step is read at once,
+so a lesson run on a laptop is step-for-step what it always was.
+
 A lesson trains a fixed number of epochs, so its numbers depend on its settings and seed,
 never on how busy the machine is. ``time_budget`` is only a safety stop, set far above the
 expected time: if it is ever hit, a loud warning says so, the history is marked
@@ -127,6 +132,8 @@ def train(
     history: History | None = None,
     desc: str = "training",
     progress: bool = True,
+    amp: bool | None = None,
+    sync_every: int | None = None,
 ) -> History:
     """Train ``model`` and return its :class:`History`.
 
@@ -151,6 +158,12 @@ def train(
         history: continue recording into an existing history.
         desc: label of the progress bar.
         progress: show a progress bar.
+        amp: run ``step`` under bf16 autocast. ``None`` (default) turns it on for CUDA
+            devices only; ``True`` elsewhere uses that device's autocast (bf16 on the CPU).
+        sync_every: read the logged numbers back from the device every this many steps
+            (and at the end of every epoch). ``None``: 1 on the CPU, 25 on an accelerator.
+            A non-finite loss is found when its step is read back, so it may be reported
+            up to ``sync_every - 1`` steps late; the error names the step it happened at.
     """
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
@@ -158,7 +171,13 @@ def train(
         raise ValueError(f"time_budget must be positive seconds or None, got {time_budget!r}")
     if clip_grad is not None and not clip_grad > 0:
         raise ValueError(f"clip_grad must be positive or None, got {clip_grad!r}")
+    if sync_every is not None and (isinstance(sync_every, bool) or not isinstance(sync_every, int) or sync_every < 1):
+        raise ValueError(f"sync_every must be a positive int or None, got {sync_every!r}")
+    if amp is not None and not isinstance(amp, bool):
+        raise ValueError(f"amp must be True, False or None (bf16 autocast on CUDA only), got {amp!r}")
     dev = torch.device(device) if device is not None else default_device()
+    use_amp = (dev.type == "cuda") if amp is None else amp
+    every = sync_every if sync_every is not None else (1 if dev.type == "cpu" else 25)
     model.to(dev)
     params = [p for p in model.parameters() if p.requires_grad]
     if optimizer is None:
@@ -175,16 +194,40 @@ def train(
     start = time.perf_counter()
     bar = tqdm(total=total, desc=desc, disable=not progress, leave=True)
     out_of_time = False
+    pending: list[tuple[torch.Tensor, Mapping[str, Any]]] = []  # logged numbers not yet read back
+
+    def flush() -> None:
+        """Read the pending steps' numbers back to the host (one wait for the device)."""
+        if not pending:
+            return
+        losses = torch.stack([loss for loss, _ in pending]).float().cpu().tolist()  # (P,) one sync
+        for offset, value in enumerate(losses):
+            if value != value or value in (float("inf"), float("-inf")):
+                raise FloatingPointError(
+                    f"the loss became {value} at step {history.n_steps + offset}; "
+                    "try a smaller learning rate or check the inputs"
+                )
+        for value, (_, extra) in zip(losses, pending):
+            history.steps["loss"].append(value)
+            for key, number in extra.items():
+                history.steps[key].append(float(number))
+        history.n_steps += len(pending)
+        bar.update(len(pending))
+        if history.n_steps % 10 < len(pending) or len(pending) >= 10:
+            bar.set_postfix(loss=f"{history.smoothed('loss', 10)[-1]:.4f}")
+        pending.clear()
+
     try:
         for _ in range(epochs):
             model.train()
             for batch in batches:
                 batch = to_device(batch, dev)
-                result = step(model, batch)
+                with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=use_amp):
+                    result = step(model, batch)
                 loss, extra = (result if isinstance(result, tuple) else (result, {}))
                 if not torch.is_tensor(loss) or loss.dim() != 0:
                     raise ValueError("step must return a scalar loss tensor (or (loss, dict))")
-                if not torch.isfinite(loss):
+                if every == 1 and not torch.isfinite(loss):
                     raise FloatingPointError(
                         f"the loss became {loss.item()} at step {history.n_steps}; "
                         "try a smaller learning rate or check the inputs"
@@ -196,16 +239,13 @@ def train(
                 optimizer.step()
                 if scheduler is not None:
                     scheduler.step()
-                history.steps["loss"].append(float(loss.detach()))
-                for key, value in extra.items():
-                    history.steps[key].append(float(value))
-                history.n_steps += 1
-                bar.update(1)
-                if history.n_steps % 10 == 0:
-                    bar.set_postfix(loss=f"{history.smoothed('loss', 10)[-1]:.4f}")
+                pending.append((loss.detach(), {k: v.detach() if torch.is_tensor(v) else v for k, v in extra.items()}))
+                if len(pending) >= every:
+                    flush()
                 if time_budget is not None and time.perf_counter() - start > time_budget:
                     out_of_time = True
                     break
+            flush()
             history.n_epochs += 1
             if evaluate is not None:
                 model.eval()

@@ -104,3 +104,41 @@ def test_history_plot_and_repr():
     assert "3 steps" in repr(h)
     with pytest.raises(KeyError, match="never recorded"):
         h.last("acc")
+
+
+def test_reading_back_every_few_steps_logs_the_same_numbers():
+    batches, model = _tiny_problem()
+    each = train(model, batches, _step, epochs=3, progress=False, device="cpu")
+    batches, model = _tiny_problem()
+    grouped = train(model, batches, _step, epochs=3, progress=False, device="cpu", sync_every=7)
+    assert grouped.n_steps == each.n_steps
+    assert grouped.steps["loss"] == each.steps["loss"]
+
+
+def test_a_late_read_still_names_the_step_of_the_bad_loss():
+    batches, model = _tiny_problem()
+    calls = []
+
+    def step(m, b):
+        calls.append(1)
+        loss, extra = _step(m, b)
+        return (loss * float("nan") if len(calls) == 3 else loss), extra
+
+    with pytest.raises(FloatingPointError, match="at step 2;"):
+        train(model, batches, step, epochs=10, progress=False, device="cpu", sync_every=5)
+
+
+def test_bf16_autocast_trains_and_logs_float32_numbers():
+    batches, model = _tiny_problem()
+    history = train(model, batches, _step, epochs=20, progress=False, device="cpu", amp=True)
+    assert all(isinstance(v, float) for v in history.steps["loss"])
+    assert history.steps["loss"][-1] < history.steps["loss"][0]
+    assert next(model.parameters()).dtype == torch.float32  # autocast casts activations, never the weights
+
+
+def test_bad_amp_and_sync_every_are_named():
+    batches, model = _tiny_problem()
+    with pytest.raises(ValueError, match="sync_every"):
+        train(model, batches, _step, sync_every=0)
+    with pytest.raises(ValueError, match="amp"):
+        train(model, batches, _step, amp="bf16")
