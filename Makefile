@@ -63,8 +63,10 @@ grade: venv
 notebooks: venv
 	$(PY) tools/execute_notebooks.py
 
+# how fast the world generates, then how fast each lesson's main model trains (samples/s, cpu preset unless MMCOURSE_PRESET is set)
 benchmark: venv
 	$(PY) tools/benchmark_world.py
+	$(PY) tools/benchmark_training.py
 
 clean-cache:
 	rm -rf data/cache
