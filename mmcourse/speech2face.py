@@ -6,8 +6,9 @@ Three networks, trained one after the other on the people of the course world
 - :class:`FaceEncoder` — the stand-in for VGG-Face: a small CNN trained to recognise the
   training people (and, as a help, their attributes) from their faces, then frozen. Its
   feature is ``v_f``; its last layer, :attr:`FaceEncoder.classifier`, scores the identities.
-- :class:`FaceDecoder` — trained separately, then frozen: ``v_f`` -> a face image. Its
-  first layer (:attr:`FaceDecoder.first`) is used by the loss.
+- :class:`FaceDecoder` — trained separately, then frozen: ``v_f`` -> a face image, with a pixel
+  loss and a feature-consistency loss through the frozen face encoder
+  (:func:`train_face_decoder`). Its first layer (:attr:`FaceDecoder.first`) is used by the loss.
 - :class:`VoiceEncoder` — a log-mel spectrogram of an utterance (lesson 07's code,
   :func:`voice_features`) -> 1-D convolutions over time -> average over time -> ``v_s``,
   trained to predict the ``v_f`` of the same person's face (:func:`speech2face_loss`).
@@ -223,10 +224,15 @@ class FaceEncoder(nn.Module):
 
 class FaceDecoder(nn.Module):
     """``v_f`` -> a face image: a fully connected layer (:attr:`first`, whose activations the
-    paper's loss compares), another to a 4x4 map, then (upsample, conv) until ``image_size``."""
+    paper's loss compares), another to a 4x4 map, then (upsample, conv) until ``image_size``.
+    ``upsample="bilinear"`` (instead of nearest-neighbour) suits a decoder trained with the
+    feature-consistency loss, which otherwise rewards blocky checkerboard patterns."""
 
-    def __init__(self, dim: int = 64, hidden: int = 256, width: int = 32, image_size: int = 32) -> None:
+    def __init__(self, dim: int = 64, hidden: int = 256, width: int = 32, image_size: int = 32,
+                 upsample: str = "nearest") -> None:
         super().__init__()
+        if upsample not in ("nearest", "bilinear"):
+            raise ValueError(f"upsample must be 'nearest' or 'bilinear', got {upsample!r}")
         n_up = int(round(math.log2(image_size / 4)))
         if 4 * 2**n_up != image_size:
             raise ValueError(f"image_size must be 4 times a power of two, got {image_size}")
@@ -236,7 +242,7 @@ class FaceDecoder(nn.Module):
         c = width
         for k in range(n_up):
             c_out = 3 if k == n_up - 1 else max(width // 2**(k + 1), 8)
-            layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c, c_out, 3, padding=1)]
+            layers += [nn.Upsample(scale_factor=2, mode=upsample), nn.Conv2d(c, c_out, 3, padding=1)]
             layers += [nn.Sigmoid()] if k == n_up - 1 else [nn.BatchNorm2d(c_out), nn.ReLU()]
             c = c_out
         self.rest = nn.Sequential(*layers)
@@ -431,25 +437,46 @@ def face_features(encoder: FaceEncoder, faces: torch.Tensor, batch_size: int = 5
 
 
 def train_face_decoder(model: FaceDecoder, features: torch.Tensor, faces: torch.Tensor, *, epochs: int,
-                       batch_size: int = 128, lr: float = 3e-3, max_drop: float = 0.8, seed: int = 0,
-                       time_budget: float = 600,
+                       encoder: FaceEncoder | None = None, lam_feature: float = 1.0, batch_size: int = 128,
+                       lr: float = 3e-3, max_drop: float = 0.8, seed: int = 0, time_budget: float = 600,
                        device: torch.device | str | None = None) -> History:
-    """Train the decoder to draw each face from its feature: mean |image - decoder(v_f)|.
-    ``features`` (N, M, D), ``faces`` (N, M, 3, S, S) uint8.
+    """Train the decoder to draw each face from its feature. ``features`` (N, M, D) are the
+    ``v_f`` of ``faces`` (N, M, 3, S, S) uint8.
 
-    Each feature loses a random share (up to ``max_drop``) of its numbers, set to 0 (their
-    average): the decoder learns to draw the most likely face from partial information — what
-    a feature predicted from a voice is, sure of some numbers and near 0 on the rest."""
+    The loss has two terms (both logged):
+
+    - ``"pixel"``: mean |image - decoder(v_f)|, the L1 distance to the true face;
+    - ``"feature"`` (when the frozen ``encoder`` is given): ``lam_feature`` * mean
+      |encoder(decoded face) - v_f| — the face encoder, looking at the decoded face, must find
+      the feature it was drawn from again (Cole et al. 2017's consistency loss). The decoded
+      faces are randomly mirrored before the encoder reads them: a face and its mirror image
+      show the same person.
+
+    Each input feature loses a random share (up to ``max_drop``) of its numbers, set to 0
+    (their average): the decoder learns to draw from partial information, which is what a
+    feature predicted from a voice is. The targets stay whole: from partial information the
+    pixel term asks for the average face, the feature term (an L1 distance, whose best answer
+    is the median) for a face that shows the most likely value of what is missing.
+    """
     dev = torch.device(device) if device is not None else default_device()
     v = features.reshape(-1, features.shape[-1]).to(dev)  # (N*M, D)
     images = faces.reshape(-1, *faces.shape[-3:]).to(dev)  # (N*M, 3, S, S)
-
+    if encoder is not None:
+        for p in encoder.parameters():
+            p.requires_grad_(False)
+        encoder.to(dev).eval()
     gen = torch.Generator().manual_seed(seed + 1)
 
     def step(net: FaceDecoder, idx: torch.Tensor):
         rate = torch.rand(len(idx), 1, generator=gen) * max_drop  # (b, 1) a dropout rate per face
         keep = (torch.rand(len(idx), v.shape[1], generator=gen) >= rate).float().to(v.device)  # (b, D)
-        return (net(v[idx] * keep) - as_float_images(images[idx])).abs().mean()
+        drawn = net(v[idx] * keep)  # (b, 3, S, S)
+        pixel = (drawn - as_float_images(images[idx])).abs().mean()
+        if encoder is None:
+            return pixel, {"pixel": float(pixel.detach())}
+        seen = encoder(_augment(drawn, gen, blur=False))  # (b, D) what the face encoder reads in the decoded face
+        feature = lam_feature * (seen - v[idx]).abs().mean()
+        return pixel + feature, {"pixel": float(pixel.detach()), "feature": float(feature.detach())}
 
     torch.manual_seed(seed)
     return train(model, _IndexBatches(len(v), batch_size, seed), step, epochs=epochs, lr=lr, time_budget=time_budget,
@@ -457,10 +484,12 @@ def train_face_decoder(model: FaceDecoder, features: torch.Tensor, faces: torch.
 
 
 def train_judge(model: AttributeJudge, faces: torch.Tensor, attributes: torch.Tensor, *, epochs: int,
-                batch_size: int = 128, lr: float = 3e-3, seed: int = 0, time_budget: float = 600,
-                       device: torch.device | str | None = None) -> History:
-    """Train the attribute judge on real faces (N, M, 3, S, S) with their attributes (N, A); two
-    thirds of the images are blurred, so that it also reads the decoder's softer faces."""
+                batch_size: int = 128, lr: float = 3e-3, blur: bool = True, seed: int = 0, time_budget: float = 600,
+                device: torch.device | str | None = None) -> History:
+    """Train the attribute judge on real faces (N, M, 3, S, S) with their attributes (N, A),
+    randomly flipped; with ``blur`` (the default), two thirds of the images are also blurred, so
+    that it also reads the decoder's softer faces (without, it reads real faces a little better
+    and decoded faces less steadily)."""
     dev = torch.device(device) if device is not None else default_device()
     n, m = faces.shape[:2]
     images = faces.reshape(n * m, *faces.shape[2:]).to(dev)  # (N*M, 3, S, S)
@@ -469,7 +498,7 @@ def train_judge(model: AttributeJudge, faces: torch.Tensor, attributes: torch.Te
     gen = torch.Generator().manual_seed(seed + 1)
 
     def step(net: AttributeJudge, idx: torch.Tensor):
-        x = _augment(as_float_images(images[idx]), gen, blur=True)  # (b, 3, S, S)
+        x = _augment(as_float_images(images[idx]), gen, blur=blur)  # (b, 3, S, S)
         return _attribute_loss(net(x), attributes[person[idx]])
 
     torch.manual_seed(seed)

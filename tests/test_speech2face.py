@@ -31,6 +31,7 @@ def test_shapes():
     assert ve(torch.randn(3, s2f.MEL.n_mels, 40)).shape == (3, 16)
     assert ve(torch.randn(3, s2f.MEL.n_mels, 7)).shape == (3, 16)  # any length
     assert s2f.FaceDecoder(16, image_size=64)(v_f).shape == (3, 3, 64, 64)
+    assert s2f.FaceDecoder(16, hidden=8, width=8, upsample="bilinear")(v_f).shape == (3, 3, 32, 32)
 
 
 def test_voice_features(wave):
@@ -53,6 +54,8 @@ def test_bad_input_names_the_argument(wave):
         s2f.voice_features(wave[0], seconds=0.01)
     with pytest.raises(ValueError, match="wave must be"):
         s2f.voice_features(torch.zeros(2, 2, 9000))
+    with pytest.raises(ValueError, match="upsample"):
+        s2f.FaceDecoder(16, upsample="cubic")
     with pytest.raises(ValueError, match="mels"):
         s2f.VoiceEncoder()(torch.randn(2, 10, 30))
     with pytest.raises(ValueError, match="predicted"):
@@ -104,7 +107,12 @@ def test_train_functions_run_one_epoch():
     assert feats.shape == (4, 2, 8)
     dec = s2f.FaceDecoder(8, hidden=8, width=8)
     assert s2f.train_face_decoder(dec, feats, faces, epochs=1, batch_size=4, device="cpu").n_steps == 2
-    assert s2f.train_judge(s2f.AttributeJudge(width=4), faces, attrs, epochs=1, batch_size=4, device="cpu").n_steps == 2
+    h = s2f.train_face_decoder(dec, feats, faces, encoder=fe, epochs=1, batch_size=4, device="cpu")
+    assert h.n_steps == 2 and {"pixel", "feature"} <= set(h.steps)
+    assert all(p.grad is None or not p.requires_grad for p in fe.parameters())  # the encoder stays frozen
+    for blur in (False, True):
+        assert s2f.train_judge(s2f.AttributeJudge(width=4), faces, attrs, epochs=1, batch_size=4, blur=blur,
+                               device="cpu").n_steps == 2
     ve = s2f.VoiceEncoder(dim=8, width=8)
     mels = torch.randn(4, 2, s2f.MEL.n_mels, 40).half()  # (N, V, M, F)
     for loss in ("paper", "l1"):
@@ -202,3 +210,15 @@ def test_agreement_check():
     with pytest.raises(checks.CheckFailed, match="1 / number of classes"):
         s2f.check_agreement(lambda p, t: {"agreement": float((p == t).float().mean()), "majority": 1 / len(torch.bincount(t))})
     assert checks.run("agreement todo", s2f.check_agreement, _not_implemented).status == "not implemented"
+
+
+def test_feature_term_reaches_the_decoder_through_the_frozen_encoder():
+    torch.manual_seed(0)
+    fe, dec = s2f.FaceEncoder(3, dim=8, width=4).eval(), s2f.FaceDecoder(8, hidden=8, width=8)
+    for p in fe.parameters():
+        p.requires_grad_(False)
+    v = torch.randn(4, 8)  # (B, D)
+    seen = fe(s2f._augment(dec(v), torch.Generator().manual_seed(0), blur=False))  # (B, D)
+    (seen - v).abs().mean().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in dec.parameters() if p.dim() > 1)
+    assert all(p.grad is None for p in fe.parameters())
