@@ -125,10 +125,22 @@ LESSONS: dict[str, list[Widget]] = {
         checkbox("read through the label words"),
         slider("image"),
     ],
+    "03_joint_embedding_recipes.ipynb": [  # a recipe and its steps' order -> dishes; a dish -> recipes
+        dropdown("recipe"),
+        text("order", type="2 1"),
+        dropdown("model"),
+        dropdown("dish"),
+    ],
     "04_captioning_show_attend_tell.ipynb": [  # the attention explorer; its status line is in an Output
         slider("word"),
         dropdown("image"),
         button("new scene"),
+    ],
+    "05_text_to_image_gan.ipynb": [  # the text-interpolation widget; its status line is an Output
+        slider("A -> B"),
+        text("caption B", type="a large green square in the forest"),
+        button("new noise"),
+        dropdown("model"),
     ],
     "06_visual_question_answering.ipynb": [  # the question widget; its status line is an Output
         dropdown("scene"),
@@ -142,6 +154,21 @@ LESSONS: dict[str, list[Widget]] = {
         dropdown("hop"),
         toggle_buttons("window"),
         toggle_buttons("scale"),
+    ],
+    "08_soundnet.ipynb": [  # the SoundNet explorer; its status line is an Output
+        dropdown("clip"),
+        dropdown("scene"),
+        checkbox("object 1"),
+    ],
+    "09_speech2face.ipynb": [  # the voice-to-face widget; its status line is an Output
+        dropdown("person"),
+        slider("seconds"),
+    ],
+    "10_sound_source_localization.ipynb": [  # which objects sound -> the map; its status line is an Output
+        checkbox("object 1"),
+        checkbox("object 2"),
+        dropdown("model"),
+        dropdown("scene"),
     ],
 }
 
