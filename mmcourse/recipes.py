@@ -168,6 +168,13 @@ def _step_vectors(embed: nn.Embedding, steps: torch.Tensor) -> torch.Tensor:
     return words.sum(2) / counts  # (N, S, D)
 
 
+def _frozen_embedding(matrix: torch.Tensor) -> nn.Embedding:
+    """A frozen embedding table holding ``matrix`` ``(V, D)`` (row 0 is padding); draws no random numbers."""
+    embed = nn.Embedding(matrix.shape[0], matrix.shape[1], padding_idx=0, _weight=matrix)  # (V, D)
+    embed.weight.requires_grad_(False)
+    return embed
+
+
 class RecipeEncoder(nn.Module):
     """im2recipe's recipe encoder: ingredients through a bidirectional LSTM, steps in order
     through an LSTM over step vectors; both joined -> FC -> a unit vector ``(N, E)``.
@@ -184,7 +191,7 @@ class RecipeEncoder(nn.Module):
         if dim < 1 or hidden < 1:
             raise ValueError(f"dim and hidden must be positive, got {dim} and {hidden}")
         d = table.dim
-        self.embed = nn.Embedding.from_pretrained(table.matrix.clone(), freeze=True, padding_idx=0)
+        self.embed = _frozen_embedding(table.matrix.clone())
         self.ingredients = nn.LSTM(d, hidden // 2, batch_first=True, bidirectional=True)
         self.step = nn.Sequential(nn.Linear(d, hidden), nn.ReLU())
         self.steps = nn.LSTM(hidden, hidden, batch_first=True)
@@ -214,7 +221,7 @@ class BagOfWordsEncoder(nn.Module):
         if dim < 1 or hidden < 1:
             raise ValueError(f"dim and hidden must be positive, got {dim} and {hidden}")
         d = table.dim
-        self.embed = nn.Embedding.from_pretrained(table.matrix.clone(), freeze=True, padding_idx=0)
+        self.embed = _frozen_embedding(table.matrix.clone())
         self.ingredient = nn.Sequential(nn.Linear(d, hidden), nn.ReLU())
         self.step = nn.Sequential(nn.Linear(d, hidden), nn.ReLU())
         self.fc = nn.Sequential(nn.Linear(2 * hidden, dim), nn.BatchNorm1d(dim))
@@ -755,7 +762,7 @@ def recipe_features(recipes: RecipeBatch, table: WordTable, max_steps: int = 7) 
     """Fixed recipe features for CCA, from the same frozen word vectors: the mean word vector of
     the ingredients, then of each step in its slot (step 1, step 2, ...; zeros past the end):
     ``(N, (1 + max_steps) D)``."""
-    embed = nn.Embedding.from_pretrained(table.matrix, freeze=True, padding_idx=0)
+    embed = _frozen_embedding(table.matrix)
     with torch.no_grad():
         ing = embed(recipes.ingredients).sum(1) / recipes.n_ingredient_words[:, None].clamp(min=1)  # (N, D)
         steps = _step_vectors(embed, recipes.steps)[:, :max_steps]  # (N, S', D)
