@@ -127,7 +127,6 @@ LESSONS: dict[str, list[Widget]] = {
     ],
     "03_joint_embedding_recipes.ipynb": [  # a recipe and its steps' order -> dishes; a dish -> recipes
         dropdown("recipe"),
-        text("order", type="2 1"),
         dropdown("model"),
         dropdown("dish"),
     ],
