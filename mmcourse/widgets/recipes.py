@@ -65,6 +65,7 @@ class RecipeExplorer(Explorer):
                                      layout=widgets.Layout(width="200px"))
         self.image = widgets.Image(format="png")
         self.reverse = widgets.HTML()
+        self.reverse.add_class("recipe-reverse-search")  # the dish -> recipes list, apart from the status line
         self.top: list[int] = []
         self.top_recipes: list[int] = []
         self.seconds = 0.0

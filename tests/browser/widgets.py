@@ -128,7 +128,7 @@ LESSONS: dict[str, list[Widget]] = {
     "03_joint_embedding_recipes.ipynb": [  # a recipe and its steps' order -> dishes; a dish -> recipes
         dropdown("recipe"),
         dropdown("model"),
-        dropdown("dish"),
+        dropdown("dish", output=".recipe-reverse-search"),  # the dish's recipes, not the status line
     ],
     "04_captioning_show_attend_tell.ipynb": [  # the attention explorer; its status line is in an Output
         slider("word"),
