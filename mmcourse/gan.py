@@ -91,6 +91,10 @@ they are in almost every caption and say nothing about the picture."""
 JUDGED: tuple[str, ...] = ("colour", "shape", "scene")
 """What the judge reads from an image."""
 
+PROGRESS_INTERVAL = 1.0
+"""Seconds between progress-bar redraws. Each redraw is a message from the kernel; a cell that
+trains several models for minutes must not flood the notebook's message channel with them."""
+
 CHANCE: dict[str, float] = {"colour": 1 / len(COLOUR_NAMES), "shape": 1 / len(SHAPES), "scene": 1 / len(SCENE_TYPES)}
 
 
@@ -560,7 +564,7 @@ def fit_judge(judge: Judge, data: dict[str, Any], config: GANConfig, progress: b
     history, start = History(), time.perf_counter()
     n, b = len(images), 64
     steps = config.judge_epochs * (n // b)
-    bar = tqdm(range(steps), desc="judge", disable=not progress, leave=False)
+    bar = tqdm(range(steps), desc="judge", disable=not progress, leave=False, mininterval=PROGRESS_INTERVAL)
     order = torch.randperm(n)
     for step in bar:
         if step % (n // b) == 0:
@@ -689,7 +693,8 @@ def train_gan(model: TextToImageGAN, images: torch.Tensor, text: torch.Tensor, v
     torch.manual_seed(seed)
     real_all = to_unit(images)  # (N, 3, S, S)
     history, start = History(), time.perf_counter()
-    bar = tqdm(range(config.steps), desc=VARIANT_NAMES[variant], disable=not progress, leave=False)
+    bar = tqdm(range(config.steps), desc=VARIANT_NAMES[variant], disable=not progress, leave=False,
+               mininterval=PROGRESS_INTERVAL)
     for step in bar:
         idx = torch.randint(0, len(real_all), (config.batch_size,), generator=gen)  # (B,)
         x, t = real_all[idx].to(dev), text[idx].to(dev)  # (B, 3, S, S), (B, D)
@@ -711,7 +716,7 @@ def train_gan(model: TextToImageGAN, images: torch.Tensor, text: torch.Tensor, v
                 history.epochs[k].append(acc[k])
             history.epochs["step"].append(step + 1)
         if progress and step % 20 == 0:
-            bar.set_postfix(d=f"{history.steps['d_loss'][-1]:.2f}", g=f"{history.steps['g_loss'][-1]:.2f}")
+            bar.set_postfix(d=f"{history.steps['d_loss'][-1]:.2f}", g=f"{history.steps['g_loss'][-1]:.2f}", refresh=False)
         if time.perf_counter() - start > time_budget:
             history.stopped_early = True
             _warn_stopped_early(VARIANT_NAMES[variant], time_budget, step + 1, config.steps)

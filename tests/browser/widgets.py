@@ -135,6 +135,12 @@ LESSONS: dict[str, list[Widget]] = {
         dropdown("image"),
         button("new scene"),
     ],
+    "05_text_to_image_gan.ipynb": [  # the text-interpolation widget; its status line is an Output
+        slider("A -> B"),
+        text("caption B", type="a large green square in the forest"),
+        button("new noise"),
+        dropdown("model"),
+    ],
     "06_visual_question_answering.ipynb": [  # the question widget; its status line is an Output
         dropdown("scene"),
         text("question", type="how many stars are there?"),
