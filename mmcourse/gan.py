@@ -43,7 +43,7 @@ from tqdm.auto import tqdm
 from . import cache, checks
 from .devise import UNSEEN
 from .runtime import Preset, device as default_device, preset, seeded
-from .training import History, _warn_stopped_early
+from .training import PROGRESS_INTERVAL, History, _warn_stopped_early
 from .word2vec import WordVectors, pretrained_word_vectors
 from .world.catalog import COLOUR_NAMES, SCENE_TYPES, SHAPES, SIZE_RADIUS, SIZES, SYNONYMS
 from .world.scenes import GENERATOR_VERSION, SceneBatch, render, sample_scenes
@@ -90,10 +90,6 @@ they are in almost every caption and say nothing about the picture."""
 
 JUDGED: tuple[str, ...] = ("colour", "shape", "scene")
 """What the judge reads from an image."""
-
-PROGRESS_INTERVAL = 1.0
-"""Seconds between progress-bar redraws. Each redraw is a message from the kernel; a cell that
-trains several models for minutes must not flood the notebook's message channel with them."""
 
 CHANCE: dict[str, float] = {"colour": 1 / len(COLOUR_NAMES), "shape": 1 / len(SHAPES), "scene": 1 / len(SCENE_TYPES)}
 

@@ -30,6 +30,11 @@ from tqdm.auto import tqdm
 
 from .runtime import device as default_device
 
+PROGRESS_INTERVAL = 1.0
+"""Seconds between progress-bar redraws. In a notebook each redraw is a message from the
+kernel; a cell that trains for minutes must not flood the notebook's message channel (a
+test runner that reads the messages after the cell ends can lose its last ones)."""
+
 
 class History:
     """Per-step and per-epoch numbers recorded by :func:`train`.
@@ -192,7 +197,7 @@ def train(
     total = per_epoch * epochs if per_epoch is not None else None
     first_step = history.n_steps
     start = time.perf_counter()
-    bar = tqdm(total=total, desc=desc, disable=not progress, leave=True)
+    bar = tqdm(total=total, desc=desc, disable=not progress, leave=True, mininterval=PROGRESS_INTERVAL)
     out_of_time = False
     pending: list[tuple[torch.Tensor, Mapping[str, Any]]] = []  # logged numbers not yet read back
 
@@ -214,7 +219,7 @@ def train(
         history.n_steps += len(pending)
         bar.update(len(pending))
         if history.n_steps % 10 < len(pending) or len(pending) >= 10:
-            bar.set_postfix(loss=f"{history.smoothed('loss', 10)[-1]:.4f}")
+            bar.set_postfix(loss=f"{history.smoothed('loss', 10)[-1]:.4f}", refresh=False)
         pending.clear()
 
     try:
