@@ -2,7 +2,7 @@
 #   make lab    set up .venv (first time: a few minutes) and open JupyterLab on notebooks/
 #   make test   set up .venv, then run the unit tests and every lesson under nbval
 #
-# Other targets: test-unit, test-notebooks, test-gpu, test-browser, exercises, grade, notebooks, benchmark, clean-cache.
+# Other targets: test-unit, test-notebooks, test-gpu, test-browser, exercises, grade, notebooks, benchmark, run-lessons, clean-cache.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -14,7 +14,7 @@ NB ?= notebooks
 # Jupyter refuses to start as root (containers, CI) unless told so explicitly
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: help venv lab test test-unit test-notebooks test-gpu test-browser exercises grade notebooks benchmark clean-cache lab-check
+.PHONY: help venv lab test test-unit test-notebooks test-gpu test-browser exercises grade notebooks benchmark run-lessons clean-cache lab-check
 
 help:
 	@sed -n '1,6p' Makefile | sed 's/^# \{0,1\}//'
@@ -67,6 +67,10 @@ notebooks: venv
 benchmark: venv
 	$(PY) tools/benchmark_world.py
 	$(PY) tools/benchmark_training.py
+
+# every lesson's code cells as one plain script each (no Jupyter); logs and summary.json in .test-artifacts/run-lessons
+run-lessons: venv
+	$(PY) tools/run_lessons.py
 
 clean-cache:
 	rm -rf data/cache
