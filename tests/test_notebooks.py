@@ -38,6 +38,32 @@ def test_notebook_is_committed_clean(path):
     assert "assert" in last, "the last cell must assert the lesson's targets"
 
 
+def hidden_displays(source: str) -> list[str]:
+    """Bare ``show_source(...)`` expressions that are not a cell's last statement: Jupyter
+    shows only the last expression of a cell, so these would never be seen."""
+    import ast
+
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return []
+    return [ast.unparse(st) for st in body[:-1]
+            if isinstance(st, ast.Expr) and isinstance(st.value, ast.Call) and "show_source" in ast.unparse(st.value.func)]
+
+
+def test_hidden_displays_finds_a_listing_before_the_last_line():
+    assert hidden_displays("mmcourse.show_source(f)\nmmcourse.show_source(g)") == ["mmcourse.show_source(f)"]
+    assert hidden_displays("display(mmcourse.show_source(f))\nmmcourse.show_source(g)") == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_source_listing_is_shown(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    hidden = [(i, h) for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
+              for h in hidden_displays("".join(c["source"]))]
+    assert not hidden, f"wrap these in display(...), or they are never shown (cell, code): {hidden}"
+
+
 def _prose_checker():
     import importlib.util
 
