@@ -77,7 +77,7 @@ def plot_agreement(report: Mapping[str, Mapping[str, float]], names: Sequence[st
     ax.bar(x - 0.2, [report[n]["agreement"] for n in names], 0.4, label="face from the voice", color="#fdae6b")
     ax.bar(x + 0.2, [report[n]["majority"] for n in names], 0.4, label="majority class", color="#bdbdbd")
     if ceiling is not None:
-        ax.plot(x, [ceiling[n] for n in names], "k_", markersize=18, mew=2, label="what the correlation allows")
+        ax.plot(x, [ceiling[n] for n in names], "k_", markersize=18, mew=2, label="the decoder's ceiling (face from the true face feature)")
     ax.set_xticks(x, [n.replace(" (", "\n(") for n in names], fontsize=8)
     ax.set_ylim(0, 1)
     ax.set_ylabel("agreement with the true face")
