@@ -182,12 +182,18 @@ def _wrong_medR_mean(sim: torch.Tensor, ks: Sequence[int]) -> dict[str, float]:
     return {"medR": float(ranks(sim).float().mean())}
 
 
+def _wrong_medR_lower_middle(sim: torch.Tensor, ks: Sequence[int]) -> dict[str, float]:
+    return {"medR": float(ranks(sim).float().median())}  # torch.median: the lower of the two middle values
+
+
 RANK_METRIC_MISTAKES = {
     "ranks start at 0: the best possible rank is 1": _wrong_medR_zero_based,
     "you ranked the columns (items as queries); queries are the rows, sim[i, j] = query i vs item j":
         lambda sim, ks: rank_metrics(sim.T, ks),
     "you sorted ascending: a higher similarity must rank first": lambda sim, ks: rank_metrics(-sim, ks),
     "medR is the median rank, not the mean": _wrong_medR_mean,
+    "for an even number of queries medR is the mean of the two middle ranks (as np.median gives); "
+    "torch.median returns the lower one": _wrong_medR_lower_middle,
 }
 
 
@@ -196,7 +202,8 @@ def check_rank_metrics(fn: Any) -> dict[str, float]:
 
     Names the usual mistakes (those whose answers match on every fixed matrix): 0-based
     ranks, ranking the columns instead of the rows, sorting ascending (treating similarity
-    as a distance), a mean instead of a median.
+    as a distance), a mean instead of a median, the lower middle rank (``torch.median``)
+    instead of the mean of the two middle ranks.
     """
     ks = (1, 2, 5)
     cases = _fixed_matrices()

@@ -86,6 +86,8 @@ def test_check_rank_metrics_passes_the_reference():
     (_ranks0, "start at 0"),
     (lambda sim, ks: retrieval.rank_metrics(sim.T, ks), "columns"),
     (lambda sim, ks: retrieval.rank_metrics(-sim, ks), "ascending"),
+    (lambda sim, ks: retrieval.rank_metrics(sim, ks) | {"medR": float(retrieval.ranks(sim).float().median())},
+     "torch.median"),
 ])
 def test_check_rank_metrics_names_the_mistake(wrong, words):
     result = checks.run("r", retrieval.check_rank_metrics, wrong)
