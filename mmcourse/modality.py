@@ -45,7 +45,7 @@ from torch.nn import functional as F
 
 from . import cache, checks
 from .audio import MIN_SAMPLE_RATE, mel_filterbank
-from .encoders import encode
+from .encoders import cell_labels, encode
 from .runtime import seeded
 from .training import History, train
 from .world.catalog import COLOUR_NAMES, COUNT_WORDS, SCENE_TYPES, SHAPES
@@ -628,12 +628,31 @@ class AudioVisualTask:
                 "grid": encode(encoder, data.data.images),  # (n, D, g, g) frozen encoder, forward only
                 "audio": log_mel_stats(data.clips.float() / 32767, sample_rate),  # (n, 2M) silence -> 0
                 "label": torch.from_numpy(data.data.scenes.shape[:, 0]).long(),  # (n,) shape of the one object
-            }
+                "cells": torch.from_numpy(cell_labels(data.data.scenes, grid=image_size // 8)["shape"]).long(),
+            }  # cells: (n, g, g) the true shape in each cell, 0 where there is none (for perfect_image)
         scale = {key: float(splits["train"][key].square().mean().sqrt()) for key in ("grid", "audio")}
         for features in splits.values():
             for key, rms in scale.items():
                 features[key] = features[key] / rms  # same scale for both modalities; zero stays zero
         return cls(splits, scale)
+
+    def perfect_image(self) -> AudioVisualTask:
+        """The same task with a perfect image reader in place of the encoder: the image of each
+        scene becomes the one-hot true shape of every cell, ``(n, n_shapes, g, g)`` — 1 in the
+        channel of the shape whose core covers the cell, 0 elsewhere — scaled like the encoder's
+        grid (divided by its root-mean-square over the training split). The audio and the labels
+        are unchanged, so the two tasks differ only in how easily the shape is read from the image.
+        """
+        splits = {}
+        for split, features in self.splits.items():
+            if "cells" not in features:
+                raise ValueError("this task has no per-cell ground truth; build it with AudioVisualTask.build")
+            onehot = F.one_hot(features["cells"], len(SHAPES) + 1)[..., 1:]  # (n, g, g, S) without "no object"
+            splits[split] = {**features, "grid": onehot.permute(0, 3, 1, 2).float()}  # (n, S, g, g)
+        rms = float(splits["train"]["grid"].square().mean().sqrt())
+        for features in splits.values():
+            features["grid"] = features["grid"] / rms  # (n, S, g, g) same scale as the audio; zero stays zero
+        return AudioVisualTask(splits, {**self.scale, "grid": rms})
 
     def __repr__(self) -> str:
         train_split = self.splits["train"]

@@ -327,6 +327,20 @@ def test_task_build_from_the_world(tmp_cache):
     assert train_split["label"].dtype == torch.int64 and train_split["label"].max() < len(SHAPES)
     for key in ("grid", "audio"):  # divided by the training root-mean-square
         assert float(train_split[key].square().mean().sqrt()) == pytest.approx(1.0, rel=1e-4)
+    # the perfect reader: the one-hot true shape of each cell, scaled the same way; audio and labels unchanged
+    perfect = task.perfect_image()
+    grid = perfect.splits["train"]["grid"]
+    assert grid.shape == (6, len(SHAPES), 8, 8)
+    assert float(grid.square().mean().sqrt()) == pytest.approx(1.0, rel=1e-4)
+    for split in ("train", "val", "test"):
+        cells, label = perfect.splits[split]["cells"], perfect.splits[split]["label"]
+        assert torch.equal(perfect.splits[split]["audio"], task.splits[split]["audio"])
+        on = perfect.splits[split]["grid"].argmax(1)  # (n, g, g) the channel that is hot
+        assert torch.equal((perfect.splits[split]["grid"] > 0).any(1), cells > 0)
+        assert torch.equal(on[cells > 0], cells[cells > 0] - 1)
+        assert all(set(cells[i][cells[i] > 0].tolist()) == {int(label[i]) + 1} for i in range(len(label)))
+    with pytest.raises(ValueError, match="per-cell"):
+        _toy_task().perfect_image()
 
 
 def test_train_classifier_is_seeded_cached_and_learns(tmp_cache):
