@@ -52,7 +52,7 @@ from torch.nn import functional as F
 
 from . import cache, checks, encoders
 from .metrics import corpus_bleu
-from .runtime import seed_everything
+from .runtime import device as default_device, seed_everything
 from .training import train
 from .world.catalog import COLOUR_NAMES, SHAPES
 from .world.language import SHAPE_WORDS, plural
@@ -273,7 +273,7 @@ def doubly_stochastic(alphas: torch.Tensor, mask: torch.Tensor | None = None) ->
 
 
 def caption_loss(logits: torch.Tensor, captions: torch.Tensor, alphas: torch.Tensor | None = None,
-                 lam: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+                 lam: float = 0.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Teacher-forced loss: cross-entropy over the real (non-padding) target words, plus
     ``lam`` times :func:`doubly_stochastic`.
 
@@ -283,7 +283,8 @@ def caption_loss(logits: torch.Tensor, captions: torch.Tensor, alphas: torch.Ten
         alphas: (B, T, L) attention weights (needed when ``lam > 0``).
         lam: weight of the doubly stochastic term.
     Returns:
-        ``(loss, {"ce": ..., "ds": ...})``.
+        ``(loss, {"ce": ..., "ds": ...})``, the two terms as detached 0-dim tensors (logged
+        without waiting for the device).
     """
     targets = captions[:, 1:]  # (B, T)
     if logits.shape[:2] != targets.shape:
@@ -294,7 +295,7 @@ def caption_loss(logits: torch.Tensor, captions: torch.Tensor, alphas: torch.Ten
         raise ValueError("lam > 0 needs the attention weights: pass alphas")
     ds = doubly_stochastic(alphas, targets != PAD) if alphas is not None else ce.new_zeros(())  # ()
     loss = ce + lam * ds if lam else ce  # ()
-    return loss, {"ce": float(ce.detach()), "ds": float(ds.detach())}
+    return loss, {"ce": ce.detach(), "ds": ds.detach()}  # 0-dim tensors: read back by train(), no sync here
 
 
 # ----------------------------------------------------------------------------------------
@@ -505,13 +506,22 @@ class CaptionBatches:
     the order of the batches is shuffled every epoch with the given seed (deterministic).
     Each batch is a dict: ``feats`` (B, L, D) and ``captions`` (B, T+1) cut to the
     batch's longest caption.
+
+    With ``device`` the annotations and captions are moved there once and every batch is
+    gathered there: only the batch's indices travel, and the order is drawn on the CPU
+    exactly as without it (the caption lengths stay on the CPU, so cutting the padding
+    never waits for the device).
     """
 
-    def __init__(self, data: dict[str, Any], batch_size: int = 128, seed: int = 0) -> None:
+    def __init__(self, data: dict[str, Any], batch_size: int = 128, seed: int = 0,
+                 device: torch.device | str | None = None) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        self.feats, self.tokens, self.scene = data["feats"], data["tokens"], data["scene"]
-        self.lengths = (self.tokens != PAD).sum(1)  # (M,)
+        self.lengths = (data["tokens"] != PAD).sum(1)  # (M,) on the CPU
+        self.device = torch.device(device) if device is not None else data["feats"].device
+        self.feats = data["feats"].to(self.device)  # (N, L, D)
+        self.tokens = data["tokens"].to(self.device)  # (M, T+1)
+        self.scene = data["scene"].to(self.device)  # (M,)
         self.batch_size, self.seed, self.epoch = batch_size, seed, 0
 
     def __len__(self) -> int:
@@ -524,9 +534,10 @@ class CaptionBatches:
         order = torch.argsort(self.lengths.float() + noise)  # (M,) by length, random among equals
         chunks = list(order.split(self.batch_size))
         for i in torch.randperm(len(chunks), generator=gen).tolist():
-            idx = chunks[i]  # (B,)
+            idx = chunks[i]  # (B,) on the CPU
             width = int(self.lengths[idx].max())
-            yield {"feats": self.feats[self.scene[idx]], "captions": self.tokens[idx, :width]}  # (B, L, D), (B, T+1)
+            on = idx.to(self.device, non_blocking=True)  # (B,) where the data is
+            yield {"feats": self.feats[self.scene[on]], "captions": self.tokens[on, :width]}  # (B, L, D), (B, T+1)
 
 
 def train_captioner(model: ShowAttendTell, data: dict[str, Any], epochs: int = 3, lr: float = 3e-3,
@@ -557,7 +568,8 @@ def train_captioner(model: ShowAttendTell, data: dict[str, Any], epochs: int = 3
             code=(train_captioner, caption_loss, doubly_stochastic, CaptionBatches))
 
     seed_everything(seed)
-    batches = CaptionBatches(data, batch_size=batch_size, seed=seed)
+    dev = default_device()
+    batches = CaptionBatches(data, batch_size=batch_size, seed=seed, device=dev)  # the data moves to the device once
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * len(batches),
                                                     pct_start=0.15)
@@ -567,7 +579,7 @@ def train_captioner(model: ShowAttendTell, data: dict[str, Any], epochs: int = 3
         return caption_loss(logits, batch["captions"], alphas, lam)
 
     return train(model, batches, step, optimizer, epochs=epochs, scheduler=scheduler, time_budget=time_budget,
-                 clip_grad=5.0, desc=desc, progress=progress, evaluate=evaluate)
+                 clip_grad=5.0, device=dev, desc=desc, progress=progress, evaluate=evaluate)
 
 
 # ----------------------------------------------------------------------------------------

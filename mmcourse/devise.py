@@ -441,12 +441,21 @@ class TaggingConfig:
 
 
 class RandomBatches:
-    """``steps`` batches of ``(features (B, L, C), labels (B, T))`` drawn at random from ``data``."""
+    """``steps`` batches of ``(features (B, L, C), labels (B, T))`` drawn at random from ``data``.
 
-    def __init__(self, data: TaggingData, steps: int, batch_size: int, seed: int = 0) -> None:
+    The draws come from a CPU generator seeded with ``seed``. With ``device`` the features
+    and labels are moved there once, here, and every batch is gathered there (only its
+    indices travel); ``None`` leaves them where they are. The batches are the same either way.
+    """
+
+    def __init__(self, data: TaggingData, steps: int, batch_size: int, seed: int = 0,
+                 device: torch.device | str | None = None) -> None:
         if steps < 1 or batch_size < 1:
             raise ValueError(f"steps and batch_size must be positive, got {steps} and {batch_size}")
         self.data, self.steps, self.batch_size, self.seed = data, steps, batch_size, seed
+        self.device = torch.device(device) if device is not None else None
+        self.features = data.features.to(self.device) if device is not None else data.features  # (N, L, C)
+        self.labels = data.labels.to(self.device) if device is not None else data.labels  # (N, T)
 
     def __len__(self) -> int:
         return self.steps
@@ -454,8 +463,10 @@ class RandomBatches:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         g = torch.Generator().manual_seed(self.seed)
         for _ in range(self.steps):
-            idx = torch.randint(len(self.data), (self.batch_size,), generator=g)  # (B,)
-            yield self.data.features[idx], self.data.labels[idx]  # (B, L, C), (B, T)
+            idx = torch.randint(len(self.data), (self.batch_size,), generator=g)  # (B,) on the CPU
+            if self.device is not None:
+                idx = idx.to(self.device, non_blocking=True)  # (B,) where the data is
+            yield self.features[idx], self.labels[idx]  # (B, L, C), (B, T)
 
 
 def train_tagger(model: nn.Module, data: TaggingData, targets: torch.Tensor | None, loss: str = "hinge",
@@ -483,7 +494,7 @@ def train_tagger(model: nn.Module, data: TaggingData, targets: torch.Tensor | No
             return hinge_rank_loss(scores, labels, config.margin, a)
         return contrastive_loss(scores, labels, 1.0 if classifier else config.temperature, a)
 
-    batches = RandomBatches(data, config.steps, config.batch_size, config.seed)
+    batches = RandomBatches(data, config.steps, config.batch_size, config.seed, device=dev)  # gathered on dev
     return train(model, batches, step, epochs=1, lr=config.lr, time_budget=time_budget, device=dev,
                  desc=desc or f"{type(model).__name__} ({loss})", progress=progress)
 

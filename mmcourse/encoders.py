@@ -24,7 +24,7 @@ from torch.nn import functional as F
 
 from . import cache
 from .runtime import device as default_device, preset, seeded
-from .training import History, train
+from .training import History, TensorBatches, train
 from .world.catalog import COLOUR_NAMES, SCENE_TYPES, SHAPES
 from .world.scenes import GENERATOR_VERSION, render, sample_scenes, to_tensor
 
@@ -209,7 +209,7 @@ def random_cell_crop(images: torch.Tensor, shape: torch.Tensor, colour: torch.Te
 
 
 def encoder_loss(model: GridEncoder, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float]]:
-    """Cross-entropy of the three heads on a random crop; also returns per-cell accuracy."""
+    """Cross-entropy of the three heads on a random crop; also logs the per-cell accuracy (a 0-dim tensor)."""
     images, shape, colour, scene = batch
     images, shape, colour = random_cell_crop(images, shape, colour)
     out = model.heads(model(images))
@@ -223,9 +223,10 @@ def encoder_loss(model: GridEncoder, batch: tuple[torch.Tensor, ...]) -> tuple[t
         + 0.5 * F.cross_entropy(out["scene"], scene)
     )
     objects = shape > 0  # (B, g, g)
-    hit = (out["shape"].argmax(1) == shape) & (out["colour"].argmax(1) == colour)  # (B, g, g)
-    acc = hit[objects].float().mean() if objects.any() else torch.tensor(1.0)
-    return loss, {"object_acc": float(acc)}
+    hit = (out["shape"].argmax(1) == shape) & (out["colour"].argmax(1) == colour) & objects  # (B, g, g)
+    n_objects = objects.sum()  # ()
+    acc = torch.where(n_objects > 0, hit.sum().float() / n_objects.clamp(min=1).float(), 1.0)  # () 1 without objects
+    return loss, {"object_acc": acc.detach()}  # read back by train(), no wait for the device here
 
 
 def build_encoder(config: EncoderConfig) -> GridEncoder:
@@ -243,9 +244,9 @@ def fit_encoder(model: GridEncoder, config: EncoderConfig, device: torch.device 
     dev = device or default_device()
     with seeded(config.seed):
         data = encoder_training_data(config)
-        dataset = torch.utils.data.TensorDataset(data["images"], data["shape"], data["colour"], data["scene"])
-        loader = torch.utils.data.DataLoader(dataset, batch_size=config.batch_size, shuffle=True,
-                                             generator=torch.Generator().manual_seed(config.seed))
+        loader = TensorBatches(data["images"], data["shape"], data["colour"], data["scene"],
+                               batch_size=config.batch_size, generator=torch.Generator().manual_seed(config.seed),
+                               device=dev)  # the training set moves to the device once
         steps = config.epochs * len(loader)
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-4)
         scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=steps)

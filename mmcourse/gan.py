@@ -550,30 +550,58 @@ class Judge(nn.Module):
         return {k: head(h) for k, head in self.heads.items()}  # each (B, classes)
 
 
+def _read_back(pending: dict[str, list[torch.Tensor]], history: History) -> int:
+    """Append the detached losses in ``pending`` (per key, one 0-dim tensor per step) to
+    ``history.steps`` in one read from the device, empty ``pending``; returns the steps read."""
+    done = 0
+    for key, values in pending.items():
+        if values:
+            history.steps[key] += torch.stack(values).float().cpu().tolist()  # (P,) one wait for the device
+            done = len(values)
+            values.clear()
+    return done
+
+
+def _sync_every(dev: torch.device) -> int:
+    """Steps between read-backs of the logged losses: every step on the CPU (where reading costs
+    nothing), 25 on an accelerator (each read waits for its queue), as :func:`mmcourse.training.train`."""
+    return 1 if dev.type == "cpu" else 25
+
+
 def fit_judge(judge: Judge, data: dict[str, Any], config: GANConfig, progress: bool = True) -> History:
-    """Train the judge on the real ``judge`` split (every colour-shape pair, real images only)."""
+    """Train the judge on the real ``judge`` split (every colour-shape pair, real images only).
+
+    The images (uint8) and labels are moved to the device once; each batch is drawn on the CPU
+    and gathered there, and the losses are read back every few steps on an accelerator."""
     dev = default_device()
     judge.to(dev).train()
-    images = to_unit(data["judge"]["images"])  # (N, 3, S, S)
-    labels = torch.stack([data["judge"]["labels"][k] for k in JUDGED], 1)  # (N, 3)
+    images = data["judge"]["images"].to(dev)  # (N, 3, S, S) uint8, to_unit per batch
+    labels = torch.stack([data["judge"]["labels"][k] for k in JUDGED], 1).to(dev)  # (N, 3)
     opt = torch.optim.Adam(judge.parameters(), 2e-3)
     history, start = History(), time.perf_counter()
     n, b = len(images), 64
     steps = config.judge_epochs * (n // b)
-    bar = tqdm(range(steps), desc="judge", disable=not progress, leave=False, mininterval=PROGRESS_INTERVAL)
+    every = _sync_every(dev)
+    pending: dict[str, list[torch.Tensor]] = {"loss": []}  # losses not yet read back
+    bar = tqdm(total=steps, desc="judge", disable=not progress, leave=False, mininterval=PROGRESS_INTERVAL)
     order = torch.randperm(n)
-    for step in bar:
-        if step % (n // b) == 0:
-            order = torch.randperm(n)
-        idx = order[(step % (n // b)) * b:(step % (n // b) + 1) * b]
-        x = images[idx].to(dev)  # (b, 3, S, S)
-        x = x + 0.06 * torch.randn_like(x)  # a little pixel noise: the judge must not hang on exact pixel values
-        out = judge(x)
-        loss = sum(F.cross_entropy(out[k], labels[idx, j].to(dev)) for j, k in enumerate(JUDGED))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        history.steps["loss"].append(float(loss.detach()))
+    try:
+        for step in range(steps):
+            if step % (n // b) == 0:
+                order = torch.randperm(n)
+            idx = order[(step % (n // b)) * b:(step % (n // b) + 1) * b].to(dev, non_blocking=True)  # (b,)
+            x = to_unit(images[idx])  # (b, 3, S, S)
+            x = x + 0.06 * torch.randn_like(x)  # a little pixel noise: the judge must not hang on exact pixel values
+            out = judge(x)
+            loss = sum(F.cross_entropy(out[k], labels[idx, j]) for j, k in enumerate(JUDGED))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            pending["loss"].append(loss.detach())
+            if len(pending["loss"]) >= every or step + 1 == steps:
+                bar.update(_read_back(pending, history))
+    finally:
+        bar.close()
     history.n_steps, history.seconds = steps, time.perf_counter() - start
     judge.eval()
     return history
@@ -678,6 +706,10 @@ def train_gan(model: TextToImageGAN, images: torch.Tensor, text: torch.Tensor, v
     ``text`` (P, D) and ``labels``): the history's epoch records ``colour``, ``shape``,
     ``scene``; the step records are ``d_loss`` and ``g_loss``. ``time_budget`` (seconds) is
     only a safety stop.
+
+    The images (uint8) and text vectors are moved to the device once; each batch's indices are
+    drawn on the CPU and gathered there, and the losses are read back every few steps on an
+    accelerator (every step on the CPU).
     """
     validate_variant(variant)
     dev = default_device()
@@ -687,36 +719,53 @@ def train_gan(model: TextToImageGAN, images: torch.Tensor, text: torch.Tensor, v
     opt_d = torch.optim.Adam(D.parameters(), config.lr, betas=(config.beta1, 0.999))
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    real_all = to_unit(images)  # (N, 3, S, S)
+    real_all = images.to(dev)  # (N, 3, S, S) uint8, to_unit per batch
+    text_all = text.to(dev)  # (N, D)
     history, start = History(), time.perf_counter()
-    bar = tqdm(range(config.steps), desc=VARIANT_NAMES[variant], disable=not progress, leave=False,
+    every = _sync_every(dev)
+    pending: dict[str, list[torch.Tensor]] = {"d_loss": [], "g_loss": []}  # losses not yet read back
+    bar = tqdm(total=config.steps, desc=VARIANT_NAMES[variant], disable=not progress, leave=False,
                mininterval=PROGRESS_INTERVAL)
-    for step in bar:
-        idx = torch.randint(0, len(real_all), (config.batch_size,), generator=gen)  # (B,)
-        x, t = real_all[idx].to(dev), text[idx].to(dev)  # (B, 3, S, S), (B, D)
-        fake = G(torch.randn(len(idx), G.noise_dim, device=dev), t)  # (B, 3, S, S)
-        d_loss = gan_d_loss(model, x, t, fake, variant)  # trains D ...
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
-        g_loss = gan_g_loss(model, t, fake, variant, config.beta)  # ... then G, against the updated D
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward(inputs=list(G.parameters()))
-        opt_g.step()
-        history.steps["d_loss"].append(float(d_loss.detach()))
-        history.steps["g_loss"].append(float(g_loss.detach()))
-        if probe is not None and judge is not None and ((step + 1) % config.eval_every == 0 or step + 1 == config.steps):
-            acc = semantic_accuracy(judge_images(judge, model.generate(probe["text"], seed=99)), probe["labels"])
-            model.train()
-            for k in JUDGED:
-                history.epochs[k].append(acc[k])
-            history.epochs["step"].append(step + 1)
-        if progress and step % 20 == 0:
+
+    def flush() -> None:
+        """Read the pending losses back (one wait for the device); the bar moves with them."""
+        first = len(history.steps["d_loss"])
+        done = _read_back(pending, history)
+        bar.update(done)
+        if progress and any(s % 20 == 0 for s in range(first, first + done)):
             bar.set_postfix(d=f"{history.steps['d_loss'][-1]:.2f}", g=f"{history.steps['g_loss'][-1]:.2f}", refresh=False)
-        if time.perf_counter() - start > time_budget:
-            history.stopped_early = True
-            _warn_stopped_early(VARIANT_NAMES[variant], time_budget, step + 1, config.steps)
-            break
+
+    try:
+        for step in range(config.steps):
+            idx = torch.randint(0, len(real_all), (config.batch_size,), generator=gen)  # (B,) on the CPU
+            on_dev = idx.to(dev, non_blocking=True)  # (B,)
+            x, t = to_unit(real_all[on_dev]), text_all[on_dev]  # (B, 3, S, S), (B, D)
+            fake = G(torch.randn(len(idx), G.noise_dim, device=dev), t)  # (B, 3, S, S)
+            d_loss = gan_d_loss(model, x, t, fake, variant)  # trains D ...
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+            g_loss = gan_g_loss(model, t, fake, variant, config.beta)  # ... then G, against the updated D
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward(inputs=list(G.parameters()))
+            opt_g.step()
+            pending["d_loss"].append(d_loss.detach())
+            pending["g_loss"].append(g_loss.detach())
+            if len(pending["d_loss"]) >= every:
+                flush()
+            if probe is not None and judge is not None and ((step + 1) % config.eval_every == 0 or step + 1 == config.steps):
+                acc = semantic_accuracy(judge_images(judge, model.generate(probe["text"], seed=99)), probe["labels"])
+                model.train()
+                for k in JUDGED:
+                    history.epochs[k].append(acc[k])
+                history.epochs["step"].append(step + 1)
+            if time.perf_counter() - start > time_budget:
+                history.stopped_early = True
+                _warn_stopped_early(VARIANT_NAMES[variant], time_budget, step + 1, config.steps)
+                break
+        flush()
+    finally:
+        bar.close()
     history.n_steps = len(history.steps["d_loss"])
     history.n_epochs = len(history.epochs.get("step", []))
     history.seconds = time.perf_counter() - start

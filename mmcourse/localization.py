@@ -30,7 +30,7 @@ from torch.nn import functional as F
 
 from . import audio, cache, checks
 from .encoders import encode, pretrained_grid_encoder
-from .runtime import seeded
+from .runtime import device as default_device, seeded
 from .training import History, train
 from .world.datasets import AudioVisualDataset
 from .world.sound import SAMPLE_RATE, scene_clips
@@ -319,22 +319,28 @@ class Variant:
 
 
 class Batches:
-    """Shuffled minibatches of scene indices (a new order each epoch, seeded)."""
+    """Shuffled minibatches of scene indices (a new order each epoch, seeded).
 
-    def __init__(self, n: int, batch_size: int, seed: int = 0) -> None:
+    The order is drawn on the CPU; each index batch is then moved to ``device`` (``None``:
+    left on the CPU), where the scenes' tensors live during training.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int = 0, device: torch.device | str | None = None) -> None:
         self.n, self.batch_size = n, batch_size
         self.generator = torch.Generator().manual_seed(seed)
+        self.device = torch.device(device) if device is not None else None
 
     def __len__(self) -> int:
         return math.ceil(self.n / self.batch_size)
 
     def __iter__(self):
         order = torch.randperm(self.n, generator=self.generator)  # (N,)
-        yield from order.split(self.batch_size)
+        for index in order.split(self.batch_size):  # (b,)
+            yield index if self.device is None else index.to(self.device, non_blocking=True)  # (b,)
 
 
 def step_loss(model: SoundLocalizer, data: Mapping[str, torch.Tensor], index: torch.Tensor, variant: Variant,
-              generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+              generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The loss of one batch of training scenes ``index`` (B,) under ``variant``.
 
     - other scenes: each scene's own clip is the positive, the clip of another scene in the
@@ -342,8 +348,12 @@ def step_loss(model: SoundLocalizer, data: Mapping[str, torch.Tensor], index: to
     - same scene: the clip with the scene's *other* objects sounding is the negative; and the
       other way round (that clip as the positive, the scene's own clip as the negative), so
       the map must follow the sound.
+
+    ``data``'s tensors may live on the CPU or on the model's device (:func:`fit` moves them
+    there once); the logged terms are detached 0-dim tensors (read back by ``train``).
     """
     dev = next(model.parameters()).device
+    index = index.to(data["grid"].device, non_blocking=True)  # (B,) where the scenes are
     grid = data["grid"][index].to(dev)  # (B, D, g, g)
     cells = model.visual(grid)  # (B, dim, g, g)
     s_own = model.sound(data["mels"][index].to(dev))  # (B, dim)
@@ -363,27 +373,37 @@ def step_loss(model: SoundLocalizer, data: Mapping[str, torch.Tensor], index: to
         alpha = out["map"]  # (B, g, g)
     else:
         raise ValueError(f"variant.negatives must be 'other scenes' or 'same scene', got {variant.negatives!r}")
-    extra = {"triplet": float(loss.detach())}
+    extra = {"triplet": loss.detach()}  # () on the device
     if variant.labelled:
         # a few labelled scenes (the first `labelled` training scenes) join every step
-        labelled = torch.randint(0, variant.labelled, (min(LABELLED_BATCH, variant.labelled),))  # (b,)
+        labelled = torch.randint(0, variant.labelled, (min(LABELLED_BATCH, variant.labelled),))  # (b,) on the CPU
+        labelled = labelled.to(data["grid"].device, non_blocking=True)  # (b,)
         alpha = model(data["grid"][labelled].to(dev), data["mels"][labelled].to(dev))["map"]  # (b, g, g)
-        truth = grid_truth(data["sound_mask"][labelled], grid.shape[-1]).to(dev)  # (b, g, g)
+        mask = data["sound_mask"]  # (N, S, S)
+        truth = grid_truth(mask[labelled.to(mask.device)], grid.shape[-1]).to(dev)  # (b, g, g)
         sup = map_loss(alpha, truth)
         loss = loss + variant.map_weight * sup
-        extra["map"] = float(sup.detach())
+        extra["map"] = sup.detach()  # () on the device
     return loss, extra
 
 
 def fit(model: SoundLocalizer, data: Mapping[str, torch.Tensor], variant: Variant, *, epochs: int, batch_size: int,
         lr: float = 3e-3, seed: int = 0, progress: bool = True, desc: str = "training") -> History:
-    """Train ``model`` on the training scenes (Adam, one-cycle schedule, a fixed number of epochs)."""
-    batches = Batches(len(data["grid"]), batch_size, seed)
+    """Train ``model`` on the training scenes (Adam, one-cycle schedule, a fixed number of epochs).
+
+    The scenes' tensors that a step reads are moved to the training device once, for the
+    run; each batch of scene indices is moved there and gathers its scenes on the device.
+    """
+    dev = default_device()
+    keys = ["grid", "mels"] + (["mels_other"] if variant.negatives in ("same scene", "both") else []) \
+        + (["sound_mask"] if variant.labelled else [])
+    on_device = {key: data[key].to(dev) for key in keys}  # each (N, ...) on the training device
+    batches = Batches(len(data["grid"]), batch_size, seed, device=dev)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * len(batches))
     with seeded(seed):
-        return train(model, batches, lambda m, idx: step_loss(m, data, idx, variant), optimizer, epochs=epochs,
-                     scheduler=scheduler, time_budget=600, desc=desc, progress=progress)
+        return train(model, batches, lambda m, idx: step_loss(m, on_device, idx, variant), optimizer, epochs=epochs,
+                     scheduler=scheduler, time_budget=600, desc=desc, progress=progress, device=dev)
 
 
 def train_variant(variant: Variant, data: Mapping[str, torch.Tensor], *, epochs: int, batch_size: int,

@@ -46,7 +46,7 @@ from torch.nn import functional as F
 from . import cache, checks
 from .audio import MIN_SAMPLE_RATE, mel_filterbank
 from .encoders import cell_labels, encode
-from .runtime import seeded
+from .runtime import device as default_device, seeded
 from .training import History, train
 from .world.catalog import COLOUR_NAMES, COUNT_WORDS, SCENE_TYPES, SHAPES
 from .world.datasets import AudioVisualDataset
@@ -558,12 +558,13 @@ def accuracy(model: nn.Module, grid: torch.Tensor, audio: torch.Tensor, labels: 
     return correct / len(labels)
 
 
-def classifier_loss(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float]]:
-    """Cross-entropy step for :func:`mmcourse.training.train` on ``(grid, audio, label)`` batches."""
+def classifier_loss(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Cross-entropy step for :func:`mmcourse.training.train` on ``(grid, audio, label)`` batches;
+    also logs the batch accuracy (a detached 0-dim tensor, read back by ``train``)."""
     grid, audio, label = batch
     logits = model(grid, audio)  # (B, n_classes)
-    loss = F.cross_entropy(logits, label)
-    return loss, {"acc": float((logits.argmax(1) == label).float().mean())}
+    loss = F.cross_entropy(logits, label)  # ()
+    return loss, {"acc": (logits.argmax(1) == label).float().mean().detach()}  # ()
 
 
 TASK_SPLITS = ("train", "val", "test")
@@ -572,11 +573,16 @@ DROPS = (None, "audio", "image")
 
 
 class _EpochBatches:
-    """Mini-batches ``(grid, audio, label)`` of one split, reshuffled every epoch from ``seed``."""
+    """Mini-batches ``(grid, audio, label)`` of one split, reshuffled every epoch from ``seed``.
+
+    With ``device`` the split is moved there once and each batch is gathered there; the
+    order is drawn on the CPU either way, so it is the same on every device."""
 
     def __init__(self, grid: torch.Tensor, audio: torch.Tensor, label: torch.Tensor, batch_size: int,
-                 seed: int) -> None:
-        self.grid, self.audio, self.label = grid, audio, label  # (n, D, g, g), (n, A), (n,)
+                 seed: int, device: torch.device | str | None = None) -> None:
+        self.device = torch.device(device) if device is not None else grid.device
+        self.grid, self.audio = grid.to(self.device), audio.to(self.device)  # (n, D, g, g), (n, A)
+        self.label = label.to(self.device)  # (n,)
         self.batch_size = batch_size
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -584,8 +590,9 @@ class _EpochBatches:
         return math.ceil(len(self.label) / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        order = torch.randperm(len(self.label), generator=self.generator)  # (n,)
+        order = torch.randperm(len(self.label), generator=self.generator)  # (n,) on the CPU
         for idx in order.split(self.batch_size):  # idx: (b,)
+            idx = idx.to(self.device, non_blocking=True)  # (b,) where the data is
             yield self.grid[idx], self.audio[idx], self.label[idx]  # (b, D, g, g), (b, A), (b,)
 
 
@@ -675,11 +682,13 @@ class AudioVisualTask:
         audio = torch.zeros_like(s["audio"]) if drop == "audio" else s["audio"]  # (n, A)
         return grid, audio, s["label"]
 
-    def batches(self, split: str, batch_size: int, seed: int = 0, drop: str | None = None) -> _EpochBatches:
-        """Shuffled mini-batches of a split for :func:`mmcourse.training.train` (one pass per epoch)."""
+    def batches(self, split: str, batch_size: int, seed: int = 0, drop: str | None = None,
+                device: torch.device | str | None = None) -> _EpochBatches:
+        """Shuffled mini-batches of a split for :func:`mmcourse.training.train` (one pass per epoch),
+        gathered on ``device`` (default: where the features are)."""
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        return _EpochBatches(*self.inputs(split, drop), batch_size, seed)
+        return _EpochBatches(*self.inputs(split, drop), batch_size, seed, device)
 
     def accuracy(self, model: nn.Module, split: str = "test", drop: str | None = None) -> float:
         """Accuracy of ``model`` on a split, with the modality ``drop`` removed."""
@@ -702,11 +711,12 @@ def _fit_classifier(model: AudioVisualClassifier, task: AudioVisualTask, *, drop
     def evaluate(m: nn.Module) -> dict[str, float]:
         return {"val_acc": task.accuracy(m, "val", drop), "val_acc_without_audio": task.accuracy(m, "val", "audio")}
 
+    dev = torch.device(device) if device is not None else default_device()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a model this small trains faster on one CPU thread (no synchronisation)
     try:
-        return train(model, task.batches("train", batch_size, seed, drop), classifier_loss, epochs=epochs, lr=lr,
-                     time_budget=time_budget, device=device, evaluate=evaluate, progress=progress, desc=desc)
+        return train(model, task.batches("train", batch_size, seed, drop, device=dev), classifier_loss, epochs=epochs,
+                     lr=lr, time_budget=time_budget, device=dev, evaluate=evaluate, progress=progress, desc=desc)
     finally:
         torch.set_num_threads(threads)
 

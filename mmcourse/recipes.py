@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 from . import cache, checks, retrieval
 from .encoders import EncoderConfig, encode, pretrained_grid_encoder
@@ -99,21 +99,50 @@ class RecipeBatch:
 
     ``ingredients`` ``(N, Li)`` all ingredient words in a row, ``n_ingredient_words`` ``(N,)``;
     ``steps`` ``(N, S, W)`` the words of every step, ``n_steps`` ``(N,)``.
+
+    ``cpu_lengths``: CPU copies of ``(n_ingredient_words, n_steps)`` when those live on an
+    accelerator (set by :meth:`to`). The packed LSTMs of :class:`RecipeEncoder` need the lengths
+    on the CPU, and reading them back from the device would wait for it at every step.
     """
 
     ingredients: torch.Tensor
     n_ingredient_words: torch.Tensor
     steps: torch.Tensor
     n_steps: torch.Tensor
+    cpu_lengths: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def __len__(self) -> int:
         return int(self.ingredients.shape[0])
 
+    def lengths_cpu(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(n_ingredient_words (N,), n_steps (N,))`` on the CPU (the kept copies, if any)."""
+        if self.cpu_lengths is not None:
+            return self.cpu_lengths
+        return self.n_ingredient_words.cpu(), self.n_steps.cpu()
+
     def __getitem__(self, index: Any) -> "RecipeBatch":
-        return RecipeBatch(self.ingredients[index], self.n_ingredient_words[index], self.steps[index], self.n_steps[index])
+        """Rows ``index``; the CPU copies of the lengths follow unless ``index`` is a tensor on
+        an accelerator (use :meth:`take` to keep them)."""
+        on_cpu = not (torch.is_tensor(index) and index.device.type != "cpu")
+        cpu = tuple(x[index] for x in self.cpu_lengths) if self.cpu_lengths is not None and on_cpu else None
+        return RecipeBatch(self.ingredients[index], self.n_ingredient_words[index], self.steps[index], self.n_steps[index],
+                           cpu)
+
+    def take(self, index: torch.Tensor, cpu_index: torch.Tensor) -> "RecipeBatch":
+        """Rows ``index`` (a tensor on this batch's device), with the CPU copies of their lengths
+        gathered by ``cpu_index`` (the same rows, on the CPU): no read-back from the device."""
+        lengths = self.lengths_cpu()
+        cpu = (lengths[0][cpu_index], lengths[1][cpu_index]) if self.n_steps.device.type != "cpu" else None
+        return RecipeBatch(self.ingredients[index], self.n_ingredient_words[index], self.steps[index], self.n_steps[index],
+                           cpu)
 
     def to(self, dev: Any) -> "RecipeBatch":
-        return RecipeBatch(self.ingredients.to(dev), self.n_ingredient_words.to(dev), self.steps.to(dev), self.n_steps.to(dev))
+        """The batch on ``dev``; on an accelerator it keeps CPU copies of the lengths (``cpu_lengths``)."""
+        cpu = None
+        if torch.device(dev).type != "cpu":
+            cpu = self.cpu_lengths if self.cpu_lengths is not None else (self.n_ingredient_words.cpu(), self.n_steps.cpu())
+        return RecipeBatch(self.ingredients.to(dev), self.n_ingredient_words.to(dev), self.steps.to(dev), self.n_steps.to(dev),
+                           cpu)
 
 
 def concat_batches(a: RecipeBatch, b: RecipeBatch) -> RecipeBatch:
@@ -128,8 +157,12 @@ def concat_batches(a: RecipeBatch, b: RecipeBatch) -> RecipeBatch:
         return ing, steps
 
     (ia, sa), (ib, sb) = pad(a), pad(b)
+    cpu = None
+    if a.cpu_lengths is not None or b.cpu_lengths is not None:  # keep the CPU copies of the lengths
+        (la_i, la_s), (lb_i, lb_s) = a.lengths_cpu(), b.lengths_cpu()
+        cpu = (torch.cat([la_i, lb_i]), torch.cat([la_s, lb_s]))  # (N,), (N,)
     return RecipeBatch(torch.cat([ia, ib]), torch.cat([a.n_ingredient_words, b.n_ingredient_words]),
-                       torch.cat([sa, sb]), torch.cat([a.n_steps, b.n_steps]))
+                       torch.cat([sa, sb]), torch.cat([a.n_steps, b.n_steps]), cpu)
 
 
 def recipe_batch(recipes: Sequence[Any], table: WordTable) -> RecipeBatch:
@@ -168,6 +201,17 @@ def _step_vectors(embed: nn.Embedding, steps: torch.Tensor) -> torch.Tensor:
     return words.sum(2) / counts  # (N, S, D)
 
 
+def _pack(x: torch.Tensor, lengths: torch.Tensor) -> PackedSequence:
+    """``pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)`` for ``x``
+    ``(N, L, D)`` on any device and ``lengths`` ``(N,)`` on the CPU, without waiting for the
+    device: the sort order goes to it with ``non_blocking`` (the library's own copy waits).
+    The same sort, the same gather and the same packing as the library's."""
+    lengths, order = torch.sort(lengths.to(dtype=torch.int64), descending=True)  # (N,), (N,) on the CPU
+    order = order.to(x.device, non_blocking=True)  # (N,)
+    packed = pack_padded_sequence(x.index_select(0, order), lengths, batch_first=True)  # already sorted
+    return PackedSequence(packed.data, packed.batch_sizes, order)
+
+
 def _frozen_embedding(matrix: torch.Tensor) -> nn.Embedding:
     """A frozen embedding table holding ``matrix`` ``(V, D)`` (row 0 is padding); draws no random numbers."""
     embed = nn.Embedding(matrix.shape[0], matrix.shape[1], padding_idx=0, _weight=matrix)  # (V, D)
@@ -198,12 +242,13 @@ class RecipeEncoder(nn.Module):
         self.fc = nn.Sequential(nn.Linear(2 * hidden, dim), nn.BatchNorm1d(dim))
 
     def forward(self, recipes: RecipeBatch) -> torch.Tensor:
+        n_ingredient_words, n_steps = recipes.lengths_cpu()  # (N,), (N,) on the CPU
         ing = self.embed(recipes.ingredients)  # (N, Li, D)
-        packed = pack_padded_sequence(ing, recipes.n_ingredient_words.cpu(), batch_first=True, enforce_sorted=False)
+        packed = _pack(ing, n_ingredient_words)
         _, (h_ing, _) = self.ingredients(packed)  # h_ing: (2, N, H/2) last state of each direction
         ing_summary = torch.cat([h_ing[0], h_ing[1]], dim=1)  # (N, H)
         steps = self.step(_step_vectors(self.embed, recipes.steps))  # (N, S, H)
-        packed = pack_padded_sequence(steps, recipes.n_steps.cpu(), batch_first=True, enforce_sorted=False)
+        packed = _pack(steps, n_steps)
         _, (h_steps, _) = self.steps(packed)  # h_steps: (1, N, H) the state after the last step
         joined = torch.cat([ing_summary, h_steps[0]], dim=1)  # (N, 2H)
         return F.normalize(self.fc(joined), dim=1)  # (N, E)
@@ -334,9 +379,12 @@ def batch_cosine_loss(image: torch.Tensor, recipe: torch.Tensor, margin: float =
     if image.dim() != 2 or image.shape != recipe.shape or image.shape[0] < 2:
         raise ValueError(f"image and recipe must both be (B, E) with B >= 2, got {tuple(image.shape)} and {tuple(recipe.shape)}")
     cos = F.normalize(image, dim=1) @ F.normalize(recipe, dim=1).T  # (B, B) cosine of every pairing
-    off = ~torch.eye(len(cos), dtype=torch.bool, device=cos.device)  # (B, B) the mismatches
+    # the mismatches: every (i, j) with i != j, listed on the CPU (a boolean mask of the matrix on a GPU
+    # would make the step wait for the device to count its entries)
+    rows, cols = (~torch.eye(len(cos), dtype=torch.bool)).nonzero(as_tuple=True)  # (B(B-1),) each
+    mismatched = cos[rows.to(cos.device, non_blocking=True), cols.to(cos.device, non_blocking=True)]  # (B(B-1),)
     positive = (1 - cos.diagonal()).mean()  # () matches
-    negative = (cos[off] - margin).clamp(min=0).mean()  # () mismatches
+    negative = (mismatched - margin).clamp(min=0).mean()  # () mismatches
     return (1 - mismatch) * positive + mismatch * negative  # ()
 
 
@@ -533,24 +581,51 @@ def lesson_data(config: RecipeConfig, vectors: Any, encoder_config: EncoderConfi
 
 
 class PairBatches:
-    """``steps`` random batches of ``(grids (B, C, g, g), recipes, category (B,))`` from ``data``."""
+    """``steps`` random batches of ``(grids (B, C, g, g), recipes, category (B,))`` from ``data``,
+    plus the order twins ``(original grids, original recipes, twin grids, twin recipes)``.
 
-    def __init__(self, data: PairData, steps: int, batch_size: int, seed: int = 0) -> None:
+    ``device``: where the batches are gathered. The split's tensors are moved there once (on
+    the first pass); the rows are drawn on the CPU, and only their indices go to the device.
+    ``None`` (the default) gathers where ``data`` is.
+    """
+
+    def __init__(self, data: PairData, steps: int, batch_size: int, seed: int = 0,
+                 device: torch.device | str | None = None) -> None:
         self.data, self.steps, self.batch_size = data, steps, batch_size
+        self.device = torch.device(device) if device is not None else None
         self.generator = torch.Generator().manual_seed(seed)
+        self._resident: tuple | None = None  # the split's tensors on the device, after the first pass
 
     def __len__(self) -> int:
         return self.steps
 
+    def _on_device(self) -> tuple:
+        """``(grids, recipes, category, twin_grids, twins)`` of the split on ``device``, moved once."""
+        if self._resident is None:
+            d, dev = self.data, self.device
+            self._resident = (d.grids.to(dev), d.recipes.to(dev), d.category.to(dev), d.twin_grids.to(dev),
+                              d.twins.to(dev))
+        return self._resident
+
     def __iter__(self) -> Iterator[tuple]:
         d = self.data
         n_twins = max(1, round(self.batch_size * len(d.twin_index) / len(d)))
+        if self.device is None:
+            for _ in range(self.steps):
+                idx = torch.randint(len(d), (self.batch_size,), generator=self.generator)  # (B,)
+                t = torch.randint(len(d.twin_index), (n_twins,), generator=self.generator)  # (B',) twin pairs
+                original = d.twin_index[t]  # (B',) their scenes
+                yield (d.grids[idx], d.recipes[idx], d.category[idx],
+                       (d.grids[original], d.recipes[original], d.twin_grids[t], d.twins[t]))
+            return
+        grids, recipes, category, twin_grids, twins = self._on_device()
         for _ in range(self.steps):
-            idx = torch.randint(len(d), (self.batch_size,), generator=self.generator)  # (B,)
+            idx = torch.randint(len(d), (self.batch_size,), generator=self.generator)  # (B,) on the CPU
             t = torch.randint(len(d.twin_index), (n_twins,), generator=self.generator)  # (B',) twin pairs
             original = d.twin_index[t]  # (B',) their scenes
-            yield (d.grids[idx], d.recipes[idx], d.category[idx],
-                   (d.grids[original], d.recipes[original], d.twin_grids[t], d.twins[t]))
+            i, o, tt = (x.to(self.device, non_blocking=True) for x in (idx, original, t))  # (B,), (B',), (B',)
+            yield (grids[i], recipes.take(i, idx), category[i],
+                   (grids[o], recipes.take(o, original), twin_grids[tt], twins.take(tt, t)))
 
 
 def joint_loss(model: JointEmbedding, grids: torch.Tensor, recipes: RecipeBatch, category: torch.Tensor,
@@ -626,7 +701,7 @@ def train_joint(model: JointEmbedding, data: dict[str, PairData], config: Recipe
         twins = (grid_o, rec_o.to(dev), grid_t, rec_t.to(dev))
         return joint_loss(m, grids, recipes.to(dev), category, config, twins, semantic, twin_weight)
 
-    batches = PairBatches(data["train"], per_epoch, config.batch_size, config.seed)
+    batches = PairBatches(data["train"], per_epoch, config.batch_size, config.seed, device=dev)
     return train(model, batches, step, epochs=config.evaluations, lr=config.lr, device=dev, desc=desc,
                  progress=progress, time_budget=time_budget,
                  evaluate=lambda m: validation_numbers(m, data["val"], config, semantic))

@@ -38,7 +38,7 @@ from torch.nn import functional as F
 
 from . import audio, cache, checks
 from .encoders import encode
-from .runtime import preset
+from .runtime import device as default_device, preset
 from .training import History, train
 from .world.catalog import SCENE_TYPES, SHAPES
 from .world.sound import scene_clips
@@ -123,13 +123,17 @@ def receptive_field(layers: Sequence[tuple[int, int, int]]) -> int:
 
 
 def validate_waveform(waveform: Any, sample_rate: Any = SAMPLE_RATE, expected_rate: int = SAMPLE_RATE,
-                      min_length: int = 1) -> torch.Tensor:
+                      min_length: int = 1, *, check_finite: bool = True) -> torch.Tensor:
     """Check a batch of clips for :class:`SoundNet`; returns it as float32 ``(B, T)``.
 
     Accepted: a torch tensor or NumPy array, ``(T,)`` (one clip) or ``(B, T)``, mono, finite,
     at ``expected_rate`` Hz, with at least ``min_length`` samples (the network's receptive
     field). Stereo (``(B, 2, T)`` or ``(T, 2)``), another sample rate and a too short clip are
     a ``ValueError`` that names the argument and says what to do.
+
+    ``check_finite=False`` skips the scan for NaN and infinite samples (on an accelerator it
+    waits for the device); training uses it, where a non-finite input gives a non-finite loss,
+    which :func:`mmcourse.training.train` reports.
     """
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float, np.integer, np.floating)):
         raise ValueError(f"sample_rate must be a number in Hz, got {sample_rate!r}")
@@ -157,7 +161,7 @@ def validate_waveform(waveform: Any, sample_rate: Any = SAMPLE_RATE, expected_ra
     if x.shape[1] < min_length:
         raise ValueError(f"waveform is too short: {x.shape[1]} samples ({x.shape[1] / expected_rate * 1000:.1f} ms), "
                          f"but the network's receptive field is {min_length} samples; pass longer clips")
-    if not bool(torch.isfinite(x).all()):
+    if check_finite and not bool(torch.isfinite(x).all()):
         raise ValueError("waveform contains NaN or infinite samples")
     return x  # (B, T)
 
@@ -190,9 +194,12 @@ class SoundNet(nn.Module):
     def extra_repr(self) -> str:
         return f"receptive_field={self.min_length} samples"
 
-    def activations(self, waveform: Any, sample_rate: Any = SAMPLE_RATE) -> list[torch.Tensor]:
-        """Every stage's output ``[(B, C_1, T_1), (B, C_2, T_2), ...]`` for a ``(B, T)`` batch."""
-        x = validate_waveform(waveform, sample_rate, self.config.sample_rate, self.min_length)  # (B, T)
+    def activations(self, waveform: Any, sample_rate: Any = SAMPLE_RATE, *,
+                    check_finite: bool = True) -> list[torch.Tensor]:
+        """Every stage's output ``[(B, C_1, T_1), (B, C_2, T_2), ...]`` for a ``(B, T)`` batch
+        (``check_finite``: see :func:`validate_waveform`)."""
+        x = validate_waveform(waveform, sample_rate, self.config.sample_rate, self.min_length,
+                              check_finite=check_finite)  # (B, T)
         x = x.to(self.object_head.weight.device)[:, None]  # (B, 1, T)
         out = []
         for stage in self.stages:
@@ -200,14 +207,16 @@ class SoundNet(nn.Module):
             out.append(x)
         return out
 
-    def windows(self, waveform: Any, sample_rate: Any = SAMPLE_RATE) -> tuple[torch.Tensor, torch.Tensor]:
+    def windows(self, waveform: Any, sample_rate: Any = SAMPLE_RATE, *,
+                check_finite: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Object and scene logits of every time window: ``(B, n_objects, T')``, ``(B, n_scenes, T')``."""
-        h = self.activations(waveform, sample_rate)[-1]  # (B, C, T')
+        h = self.activations(waveform, sample_rate, check_finite=check_finite)[-1]  # (B, C, T')
         return self.object_head(h), self.scene_head(h)  # (B, n_obj, T'), (B, n_sc, T')
 
-    def forward(self, waveform: Any, sample_rate: Any = SAMPLE_RATE) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, waveform: Any, sample_rate: Any = SAMPLE_RATE, *,
+                check_finite: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Clip-level logits: the windows' logits averaged over time, ``(B, n_objects)``, ``(B, n_scenes)``."""
-        obj, scene = self.windows(waveform, sample_rate)  # (B, n_obj, T'), (B, n_sc, T')
+        obj, scene = self.windows(waveform, sample_rate, check_finite=check_finite)  # (B, n_obj, T'), (B, n_sc, T')
         return obj.mean(2), scene.mean(2)  # (B, n_obj), (B, n_sc)
 
 
@@ -292,15 +301,23 @@ class ClipBatches:
     Each epoch is a new shuffle; every clip is cut to a random window of ``crop`` samples
     (the teachers' labels hold for the whole clip, and the network is convolutional, so it
     learns from windows and reads whole clips at test time).
+
+    The shuffle and the windows' starts are drawn on the CPU. With a ``device``, the clips
+    (in their own dtype, e.g. int16) and the teacher's two distributions are moved there once
+    and every batch is gathered there; ``None`` keeps them where they are.
     """
 
     def __init__(self, clips: torch.Tensor, teacher: dict[str, torch.Tensor], batch_size: int, crop: int,
-                 seed: int = 0) -> None:
+                 seed: int = 0, device: torch.device | str | None = None) -> None:
         if clips.dim() != 2 or len(clips) != len(teacher["object"]) or len(clips) != len(teacher["scene"]):
             raise ValueError(f"clips (N, T) and the teacher's (N, n) must hold the same N clips, got "
                              f"{tuple(clips.shape)}, {tuple(teacher['object'].shape)}, {tuple(teacher['scene'].shape)}")
         if not 1 <= crop <= clips.shape[1]:
             raise ValueError(f"crop must be between 1 and the clip length {clips.shape[1]}, got {crop}")
+        self.device = torch.device(device) if device is not None else None
+        if self.device is not None:
+            clips = clips.to(self.device)  # (N, T)
+            teacher = {key: teacher[key].to(self.device) for key in ("object", "scene")}  # (N, 5), (N, 4)
         self.clips, self.teacher, self.batch_size, self.crop, self.seed = clips, teacher, batch_size, crop, seed
         self.epoch = 0
 
@@ -312,8 +329,11 @@ class ClipBatches:
         gen = torch.Generator().manual_seed(self.seed * 1000 + self.epoch)
         order = torch.randperm(len(self.clips), generator=gen)  # (N,)
         starts = torch.randint(0, self.clips.shape[1] - self.crop + 1, (len(self.clips),), generator=gen)  # (N,)
-        offsets = torch.arange(self.crop)  # (crop,)
+        dev = self.device if self.device is not None else torch.device("cpu")  # where the indices go
+        starts = starts.to(dev, non_blocking=True)  # (N,)
+        offsets = torch.arange(self.crop, device=dev)  # (crop,)
         for idx in order.split(self.batch_size):  # (b,)
+            idx = idx.to(dev, non_blocking=True)  # (b,)
             rows = self.clips[idx[:, None], starts[idx, None] + offsets]  # (b, crop)
             if rows.dtype == torch.int16:
                 rows = rows.float() / 32768.0  # (b, crop)
@@ -321,13 +341,16 @@ class ClipBatches:
 
 
 def soundnet_step(model: SoundNet, batch: tuple[torch.Tensor, ...], weights: tuple[float, float] = (1.0, 1.0),
-                  temperature: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
-    """One step of teacher-student training; also logs each KL term."""
+                  temperature: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """One step of teacher-student training; also logs each KL term (detached 0-dim tensors,
+    read back by :func:`mmcourse.training.train`). The clips are not scanned for NaN here (a wait
+    for the device): a non-finite clip gives a non-finite loss, which ``train`` reports."""
     wave, t_obj, t_scene = batch  # (B, T), (B, 5), (B, 4)
-    s_obj, s_scene = model(wave)  # (B, 5), (B, 4)
+    s_obj, s_scene = model(wave, check_finite=False)  # (B, 5), (B, 4)
     loss = teacher_student_loss(s_obj, s_scene, t_obj, t_scene, temperature, weights)
     with torch.no_grad():
-        logs = {"kl_object": float(kl_to_student(t_obj, s_obj)), "kl_scene": float(kl_to_student(t_scene, s_scene))}
+        logs = {"kl_object": kl_to_student(t_obj, s_obj).detach(),  # ()
+                "kl_scene": kl_to_student(t_scene, s_scene).detach()}  # ()
     return loss, logs
 
 
@@ -355,7 +378,8 @@ def fit(model: SoundNet, clips: torch.Tensor, teacher: dict[str, torch.Tensor], 
         return cache.cached_training(cache_name, key, model, run,
                                      code=(soundnet_step, teacher_student_loss, kl_to_student, ClipBatches, train))
     torch.manual_seed(seed)
-    loader = ClipBatches(clips, teacher, batch_size, crop, seed=seed)
+    dev = default_device()
+    loader = ClipBatches(clips, teacher, batch_size, crop, seed=seed, device=dev)  # clips gathered on the device
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * len(loader),
                                                     pct_start=0.2)
@@ -364,7 +388,7 @@ def fit(model: SoundNet, clips: torch.Tensor, teacher: dict[str, torch.Tensor], 
     torch.set_num_threads(1)
     try:
         return train(model, loader, step, optimizer, epochs=epochs, scheduler=scheduler, time_budget=time_budget,
-                     desc=desc, progress=progress)
+                     desc=desc, progress=progress, device=dev)
     finally:
         torch.set_num_threads(threads)
 

@@ -369,10 +369,15 @@ def plain_l1_loss(v_s: torch.Tensor, v_f: torch.Tensor) -> torch.Tensor:
 
 
 class _IndexBatches:
-    """Shuffled index batches, a new (seeded) order every epoch; ``len`` is the batches per epoch."""
+    """Shuffled index batches, a new (seeded) order every epoch; ``len`` is the batches per epoch.
 
-    def __init__(self, n: int, batch_size: int, seed: int) -> None:
+    The order is drawn on the CPU; each batch is moved to ``device`` (``None``: left on the
+    CPU), where the training data live, to index them there.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int, device: torch.device | str | None = None) -> None:
         self.n, self.batch_size, self.gen = n, batch_size, torch.Generator().manual_seed(seed)
+        self.device = torch.device(device) if device is not None else None
 
     def __len__(self) -> int:
         return math.ceil(self.n / self.batch_size)
@@ -380,7 +385,8 @@ class _IndexBatches:
     def __iter__(self):
         order = torch.randperm(self.n, generator=self.gen)  # (n,)
         for i in range(0, self.n, self.batch_size):
-            yield order[i:i + self.batch_size]  # (b,)
+            idx = order[i:i + self.batch_size]  # (b,)
+            yield idx if self.device is None else idx.to(self.device, non_blocking=True)  # (b,)
 
 
 def _attribute_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -391,12 +397,13 @@ def _attribute_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 def _augment(images: torch.Tensor, gen: torch.Generator, blur: bool) -> torch.Tensor:
     """Random horizontal flips, and (``blur``) a 3x3 box blur of a third of the images and two
     of them of another third: (B, 3, S, S)."""
-    flip = (torch.rand(len(images), generator=gen) < 0.5).to(images.device)  # (B,)
+    flip = (torch.rand(len(images), generator=gen) < 0.5).to(images.device, non_blocking=True)  # (B,)
     images = torch.where(flip[:, None, None, None], images.flip(3), images)  # (B, 3, S, S)
     if blur:
         soft = F.avg_pool2d(F.pad(images, (1, 1, 1, 1), mode="replicate"), 3, stride=1)  # (B, 3, S, S)
         softer = F.avg_pool2d(F.pad(soft, (1, 1, 1, 1), mode="replicate"), 3, stride=1)  # (B, 3, S, S)
-        pick = torch.rand(len(images), generator=gen).to(images.device)[:, None, None, None]  # (B, 1, 1, 1)
+        pick = torch.rand(len(images), generator=gen).to(images.device, non_blocking=True)  # (B,)
+        pick = pick[:, None, None, None]  # (B, 1, 1, 1)
         images = torch.where(pick < 0.33, soft, torch.where(pick < 0.67, softer, images))
     return images
 
@@ -418,11 +425,11 @@ def train_face_encoder(model: FaceEncoder, faces: torch.Tensor, attributes: torc
         v = net(x)  # (b, D)
         ident = F.cross_entropy(net.classifier(v), person[idx])
         attr = _attribute_loss(net.attributes(v), attributes[person[idx]])
-        return ident + attr, {"identity": float(ident.detach()), "attributes": float(attr.detach())}
+        return ident + attr, {"identity": ident.detach(), "attributes": attr.detach()}  # () each, on the device
 
     torch.manual_seed(seed)
-    return train(model, _IndexBatches(n * m, batch_size, seed), step, epochs=epochs, lr=lr, time_budget=time_budget,
-                 scheduler=None, desc="face encoder", device=dev)
+    return train(model, _IndexBatches(n * m, batch_size, seed, device=dev), step, epochs=epochs, lr=lr,
+                 time_budget=time_budget, scheduler=None, desc="face encoder", device=dev)
 
 
 @torch.no_grad()
@@ -469,18 +476,19 @@ def train_face_decoder(model: FaceDecoder, features: torch.Tensor, faces: torch.
 
     def step(net: FaceDecoder, idx: torch.Tensor):
         rate = torch.rand(len(idx), 1, generator=gen) * max_drop  # (b, 1) a dropout rate per face
-        keep = (torch.rand(len(idx), v.shape[1], generator=gen) >= rate).float().to(v.device)  # (b, D)
+        keep = (torch.rand(len(idx), v.shape[1], generator=gen) >= rate).float()  # (b, D) on the CPU
+        keep = keep.to(v.device, non_blocking=True)  # (b, D)
         drawn = net(v[idx] * keep)  # (b, 3, S, S)
         pixel = (drawn - as_float_images(images[idx])).abs().mean()
         if encoder is None:
-            return pixel, {"pixel": float(pixel.detach())}
+            return pixel, {"pixel": pixel.detach()}  # () on the device
         seen = encoder(_augment(drawn, gen, blur=False))  # (b, D) what the face encoder reads in the decoded face
         feature = lam_feature * (seen - v[idx]).abs().mean()
-        return pixel + feature, {"pixel": float(pixel.detach()), "feature": float(feature.detach())}
+        return pixel + feature, {"pixel": pixel.detach(), "feature": feature.detach()}  # () each, on the device
 
     torch.manual_seed(seed)
-    return train(model, _IndexBatches(len(v), batch_size, seed), step, epochs=epochs, lr=lr, time_budget=time_budget,
-                 desc="face decoder", device=dev)
+    return train(model, _IndexBatches(len(v), batch_size, seed, device=dev), step, epochs=epochs, lr=lr,
+                 time_budget=time_budget, desc="face decoder", device=dev)
 
 
 def train_judge(model: AttributeJudge, faces: torch.Tensor, attributes: torch.Tensor, *, epochs: int,
@@ -502,13 +510,14 @@ def train_judge(model: AttributeJudge, faces: torch.Tensor, attributes: torch.Te
         return _attribute_loss(net(x), attributes[person[idx]])
 
     torch.manual_seed(seed)
-    return train(model, _IndexBatches(n * m, batch_size, seed), step, epochs=epochs, lr=lr, time_budget=time_budget,
-                 desc="attribute judge", device=dev)
+    return train(model, _IndexBatches(n * m, batch_size, seed, device=dev), step, epochs=epochs, lr=lr,
+                 time_budget=time_budget, desc="attribute judge", device=dev)
 
 
 def random_crops(mels: torch.Tensor, frames: int, gen: torch.Generator) -> torch.Tensor:
     """One random window of ``frames`` frames from each spectrogram: (B, M, F) -> (B, M, frames)."""
-    start = torch.randint(0, mels.shape[-1] - frames + 1, (len(mels),), generator=gen).to(mels.device)  # (B,)
+    start = torch.randint(0, mels.shape[-1] - frames + 1, (len(mels),), generator=gen)  # (B,) on the CPU
+    start = start.to(mels.device, non_blocking=True)  # (B,)
     idx = start[:, None] + torch.arange(frames, device=mels.device)  # (B, frames)
     return mels.gather(2, idx[:, None, :].expand(-1, mels.shape[1], -1))  # (B, M, frames)
 
@@ -540,16 +549,16 @@ def train_voice_encoder(model: VoiceEncoder, mels: torch.Tensor, targets: torch.
     model.set_normalisation(flat[: min(len(flat), 2000)])
 
     def step(net: VoiceEncoder, idx: torch.Tensor):
-        frames = int(torch.randint(min_frames, flat.shape[-1] + 1, (1,), generator=gen))
+        frames = int(torch.randint(min_frames, flat.shape[-1] + 1, (1,), generator=gen))  # a CPU draw: no sync
         v_s = net(random_crops(flat[idx].float(), frames, gen))  # (b, D)
         v_f = targets[person[idx]]  # (b, D)
         if loss == "l1":
             return plain_l1_loss(v_s, v_f)
         terms = loss_terms(v_s, v_f, decoder.first, encoder.classifier, lam_norm, lam_distill, temperature)
-        return terms["total"], {k: float(v.detach()) for k, v in terms.items() if k != "total"}
+        return terms["total"], {k: v.detach() for k, v in terms.items() if k != "total"}  # () each, on the device
 
     torch.manual_seed(seed)
-    return train(model, _IndexBatches(len(flat), batch_size, seed), step, epochs=epochs, lr=lr,
+    return train(model, _IndexBatches(len(flat), batch_size, seed, device=dev), step, epochs=epochs, lr=lr,
                  time_budget=time_budget, evaluate=evaluate, desc=f"voice encoder ({loss})", device=dev)
 
 

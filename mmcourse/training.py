@@ -20,7 +20,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -116,6 +116,39 @@ def to_device(batch: Any, dev: torch.device) -> Any:
     if isinstance(batch, (list, tuple)):
         return type(batch)(to_device(value, dev) for value in batch)
     return batch
+
+
+class TensorBatches:
+    """Shuffled mini-batches of equally long tensors, gathered on the training device.
+
+    The drop-in for ``DataLoader(TensorDataset(*tensors), batch_size, shuffle=True,
+    generator=generator)``: the same batches in the same order (the order still comes from a
+    ``DataLoader``, over the indices alone, so it draws from ``generator`` exactly as before),
+    but the tensors are moved to ``device`` once and each batch is one indexing there instead
+    of one item at a time on the CPU followed by a copy. ``device=None`` keeps them where
+    they are.
+    """
+
+    def __init__(self, *tensors: torch.Tensor, batch_size: int, generator: torch.Generator | None = None,
+                 device: torch.device | str | None = None) -> None:
+        if not tensors or not all(torch.is_tensor(t) for t in tensors):
+            raise ValueError("tensors must be one or more torch tensors")
+        if len({len(t) for t in tensors}) != 1:
+            raise ValueError(f"tensors must all hold the same number of items, got {[len(t) for t in tensors]}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.device = torch.device(device) if device is not None else tensors[0].device
+        self.tensors = tuple(t.to(self.device) for t in tensors)  # each (N, ...)
+        self.order = torch.utils.data.DataLoader(range(len(tensors[0])), batch_size=batch_size, shuffle=True,
+                                                 generator=generator)  # index batches (b,) on the CPU
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        for idx in self.order:  # (b,)
+            idx = idx.to(self.device, non_blocking=True)  # (b,)
+            yield tuple(t[idx] for t in self.tensors)  # each (b, ...)
 
 
 StepFn = Callable[[nn.Module, Any], "torch.Tensor | tuple[torch.Tensor, Mapping[str, float]]"]

@@ -35,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,7 @@ from torch.nn import functional as F
 
 from . import cache, checks
 from .encoders import EncoderConfig, cell_labels, encode, pretrained_grid_encoder, validate_images
+from .runtime import device as default_device
 from .runtime import preset
 from .training import History, train
 from .world.catalog import COLOUR_NAMES, SCENE_TYPES, SHAPES, SIZES
@@ -196,6 +197,8 @@ def _validate_tokens(tokens: torch.Tensor, lengths: torch.Tensor) -> None:
                          f"{tuple(getattr(tokens, 'shape', ()))}")
     if not torch.is_tensor(lengths) or lengths.shape != tokens.shape[:1]:
         raise ValueError(f"lengths must be a tensor (B,) = ({tokens.shape[0]},), got {tuple(getattr(lengths, 'shape', ()))}")
+    if lengths.device.type != "cpu":
+        return  # reading the values back would make every training step wait for the device
     if len(lengths) and (int(lengths.min()) < 1 or int(lengths.max()) > tokens.shape[1]):
         raise ValueError(f"lengths must be between 1 and T={tokens.shape[1]}, got {lengths.min()}..{lengths.max()}")
 
@@ -209,6 +212,10 @@ class QuestionEncoder(nn.Module):
     norm keeps the ``tanh`` from saturating: without it, the question vector of *every*
     question runs to the same corner of [-1, 1]^dim within a few dozen steps, the product
     then passes the image through unchanged, and no gradient reaches the question again.
+
+    The token ids and lengths are checked against the vocabulary and ``T`` when they are on
+    the CPU; on an accelerator that check would make every step wait for the device, so
+    only their shapes and types are checked there.
     """
 
     def __init__(self, vocab_size: int, dim: int = 128, embed_dim: int = 32, hidden: int = 64) -> None:
@@ -223,7 +230,7 @@ class QuestionEncoder(nn.Module):
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         _validate_tokens(tokens, lengths)
-        if int(tokens.max()) >= self.embed.num_embeddings or int(tokens.min()) < 0:
+        if tokens.device.type == "cpu" and (int(tokens.max()) >= self.embed.num_embeddings or int(tokens.min()) < 0):
             raise ValueError(f"tokens must be ids in 0..{self.embed.num_embeddings - 1}")
         x = self.embed(tokens)  # (B, T, E)
         states, _ = self.lstm(x)  # (B, T, H) the hidden state after every word
@@ -417,51 +424,101 @@ class QuestionSet:
 
 
 def batches(qs: QuestionSet, features: dict[str, torch.Tensor], batch_size: int, shuffle: bool = True,
-            seed: int = 0, grid: bool = False) -> list[tuple[torch.Tensor, ...]]:
+            seed: int = 0, grid: bool = False,
+            device: torch.device | str | None = None) -> list[tuple[torch.Tensor, ...]]:
     """One epoch of batches ``(tokens, lengths, image, [grid,] answers)`` (a list, reshuffled by ``seed``).
 
     Tokens are cut to the longest question of each batch; ``grid=True`` adds the annotation
-    grid ``(b, L, D)`` that :class:`AttentionVQA` reads.
+    grid ``(b, L, D)`` that :class:`AttentionVQA` reads. The list holds the whole epoch: to
+    make the batches one at a time (and on the training device), use :func:`iter_batches`.
     """
-    if batch_size < 1:
+    return list(iter_batches(qs, features, batch_size, shuffle, seed, grid, device))
+
+
+def _batch_store(qs: QuestionSet, features: dict[str, torch.Tensor], grid: bool,
+                 device: torch.device | str | None) -> dict[str, torch.Tensor]:
+    """The tensors the batches are gathered from, moved to ``device`` once (``None``: left where they are).
+
+    The annotation grid (the big one) is only taken along when the batches need it.
+    """
+    names = ("global", "grid") if grid else ("global",)
+    store = {"tokens": qs.tokens, "lengths": qs.lengths, "scene": qs.scene, "answers": qs.answers,
+             **{name: features[name] for name in names}}  # (Q, T), (Q,), (Q,), (Q,), (N, G)[, (N, L, D)]
+    if device is None:
+        return store
+    return {name: t.to(device) for name, t in store.items()}
+
+
+def _gather(store: dict[str, torch.Tensor], lengths: torch.Tensor, order: torch.Tensor, batch_size: int, grid: bool,
+            device: torch.device | str | None) -> Iterator[tuple[torch.Tensor, ...]]:
+    """Batches of ``order`` gathered from ``store`` (see :func:`_batch_store`), one at a time.
+
+    ``lengths`` is a CPU copy of the question lengths, so that cutting the padding never
+    waits for the device; each batch sends only its indices to ``device``.
+    """
+    for idx in order.split(batch_size):  # idx: (b,) on the CPU
+        longest = int(lengths[idx].max())  # read on the CPU
+        if device is not None:
+            idx = idx.to(device, non_blocking=True)  # (b,) where the store is
+        scene = store["scene"][idx]  # (b,)
+        item = [store["tokens"][idx, :longest], store["lengths"][idx], store["global"][scene]]  # (b, T_b), (b,), (b, G)
+        if grid:
+            item.append(store["grid"][scene].float())  # (b, L, D)
+        item.append(store["answers"][idx])  # (b,)
+        yield tuple(item)
+
+
+def iter_batches(qs: QuestionSet, features: dict[str, torch.Tensor], batch_size: int, shuffle: bool = True,
+                 seed: int = 0, grid: bool = False,
+                 device: torch.device | str | None = None) -> Iterator[tuple[torch.Tensor, ...]]:
+    """The batches of :func:`batches`, made one at a time (a generator): the same order, the same tensors.
+
+    The shuffle is drawn on the CPU. With ``device`` the questions and the features are moved
+    there once and every batch is gathered there (``None``: where they are).
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     gen = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(qs), generator=gen) if shuffle else torch.arange(len(qs))  # (Q,)
-    out = []
-    for idx in order.split(batch_size):  # idx: (b,)
-        lengths = qs.lengths[idx]  # (b,)
-        tokens = qs.tokens[idx, : int(lengths.max())]  # (b, T_b)
-        scene = qs.scene[idx]  # (b,)
-        item = [tokens, lengths, features["global"][scene]]  # (b, T_b), (b,), (b, G)
-        if grid:
-            item.append(features["grid"][scene].float())  # (b, L, D)
-        item.append(qs.answers[idx])  # (b,)
-        out.append(tuple(item))
-    return out
+    store = _batch_store(qs, features, grid, device)
+    return _gather(store, qs.lengths.cpu(), order, batch_size, grid, device)
 
 
 class EpochBatches:
-    """Iterable of batches for :func:`mmcourse.training.train`: a new shuffle every epoch (see :func:`batches`)."""
+    """Iterable of batches for :func:`mmcourse.training.train`: a new shuffle every epoch (see :func:`batches`).
+
+    With ``device`` the questions and the features are moved there once, here, and every
+    batch is gathered there, one at a time; the shuffles are drawn on the CPU as without it,
+    so the batches are the same (``None``: the tensors stay where they are).
+    """
 
     def __init__(self, qs: QuestionSet, features: dict[str, torch.Tensor], batch_size: int, seed: int = 0,
-                 grid: bool = False) -> None:
+                 grid: bool = False, device: torch.device | str | None = None) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.qs, self.features, self.batch_size, self.seed, self.grid = qs, features, batch_size, seed, grid
+        self.device = torch.device(device) if device is not None else None
+        self.store = _batch_store(qs, features, grid, self.device)  # on the device once, for every epoch
+        self.lengths = qs.lengths.cpu()  # (Q,) for cutting the padding without a wait
         self.epoch = 0
 
     def __len__(self) -> int:
         return math.ceil(len(self.qs) / self.batch_size)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
         self.epoch += 1
-        return iter(batches(self.qs, self.features, self.batch_size, True, self.seed * 1000 + self.epoch, self.grid))
+        gen = torch.Generator().manual_seed(self.seed * 1000 + self.epoch)
+        order = torch.randperm(len(self.qs), generator=gen)  # (Q,) on the CPU
+        return _gather(self.store, self.lengths, order, self.batch_size, self.grid, self.device)
 
 
-def vqa_step(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, float]]:
-    """Cross-entropy over the answers; also returns the batch accuracy."""
+def vqa_step(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Cross-entropy over the answers; also returns the batch accuracy (a detached 0-dim tensor,
+    read back by :func:`mmcourse.training.train`, so the step never waits for the device)."""
     *inputs, answers = batch
     logits = model(*inputs)  # (B, A)
     loss = F.cross_entropy(logits, answers)  # () mean over the batch
-    return loss, {"acc": float((logits.argmax(1) == answers).float().mean())}
+    return loss, {"acc": (logits.argmax(1) == answers).float().mean().detach()}  # (), ()
 
 
 def fit(model: nn.Module, qs: QuestionSet, features: dict[str, torch.Tensor], *, epochs: int, batch_size: int,
@@ -482,7 +539,8 @@ def fit(model: nn.Module, qs: QuestionSet, features: dict[str, torch.Tensor], *,
     (:func:`mmcourse.cache.cached_training`), keyed by the settings, a fingerprint of the
     data and the code that trains (the model's classes, this function, :func:`vqa_step`,
     the batching and :func:`mmcourse.training.train`); a run stopped by the safety stop is
-    not kept.
+    not kept. The features are moved to the training device (:func:`mmcourse.device`) once,
+    and each batch is gathered there.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
@@ -496,9 +554,11 @@ def fit(model: nn.Module, qs: QuestionSet, features: dict[str, torch.Tensor], *,
                "lr": lr, "seed": seed}
         train_it = functools.partial(fit, qs=qs, features=features, epochs=epochs, batch_size=batch_size, lr=lr,
                                      time_budget=time_budget, seed=seed, desc=desc, progress=progress)
-        return cache.cached_training(cache_name, key, model, train_it, code=(vqa_step, EpochBatches, batches, train))
+        return cache.cached_training(cache_name, key, model, train_it,
+                                     code=(vqa_step, EpochBatches, _batch_store, _gather, train))
 
-    loader = EpochBatches(qs, features, batch_size, seed=seed, grid=isinstance(model, AttentionVQA))
+    dev = default_device()  # what train() would pick; the batches are gathered there
+    loader = EpochBatches(qs, features, batch_size, seed=seed, grid=isinstance(model, AttentionVQA), device=dev)
     try:  # the fused implementation is several times faster on small models
         optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=True)
     except (RuntimeError, TypeError, ValueError):
@@ -508,7 +568,7 @@ def fit(model: nn.Module, qs: QuestionSet, features: dict[str, torch.Tensor], *,
     torch.set_num_threads(1)  # as fast for models this small, and no stalls on a busy machine
     try:
         return train(model, loader, vqa_step, optimizer, epochs=epochs, scheduler=scheduler, time_budget=time_budget,
-                     desc=desc, progress=progress)
+                     device=dev, desc=desc, progress=progress)
     finally:
         torch.set_num_threads(threads)
 
@@ -520,9 +580,9 @@ def predict(model: nn.Module, qs: QuestionSet, features: dict[str, torch.Tensor]
     dev = next(model.parameters()).device
     grid = isinstance(model, AttentionVQA)
     probs = []
-    for batch in batches(qs, features, batch_size, shuffle=False, grid=grid):
+    for batch in iter_batches(qs, features, batch_size, shuffle=False, grid=grid, device=dev):
         *inputs, _ = batch
-        probs.append(model(*(x.to(dev) for x in inputs)).softmax(1).cpu())  # (b, A)
+        probs.append(model(*inputs).softmax(1).cpu())  # (b, A)
     return torch.cat(probs)  # (Q, A)
 
 

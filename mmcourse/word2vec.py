@@ -45,6 +45,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import cache, checks
+from .runtime import device as default_device
 from .runtime import preset, seed_everything
 from .training import History, train
 from .world.catalog import COLOUR_NAMES, COUNT_WORDS, SCENE_TYPES, SHAPES, SIZES, SYNONYMS
@@ -331,12 +332,18 @@ class PairBatches:
     new scene contexts), shuffles them and cuts them into batches; negatives are drawn
     from the noise distribution for every batch. The number of batches per epoch is fixed
     by the first epoch, so the progress bar knows it.
+
+    ``device``: where the batches are yielded. Each epoch's shuffled pairs are moved there
+    once and cut into batches there; the negatives are still drawn on the CPU (the same
+    draws) and moved batch by batch. ``None`` (the default) yields CPU tensors.
     """
 
-    def __init__(self, corpus: Corpus, context: str, config: Word2VecConfig, seed: int = 0) -> None:
+    def __init__(self, corpus: Corpus, context: str, config: Word2VecConfig, seed: int = 0,
+                 device: torch.device | str | None = None) -> None:
         if context not in CONTEXTS:
             raise ValueError(f"context must be one of {CONTEXTS}, got {context!r}")
         self.corpus, self.context, self.config = corpus, context, config
+        self.device = torch.device(device) if device is not None else None
         self.rng = np.random.default_rng(seed)
         self.cdf = np.cumsum(noise_distribution(corpus.counts, config.noise_power))  # (V,)
         self._first = self._draw()
@@ -367,10 +374,18 @@ class PairBatches:
         else:
             centre, context = self._draw()
         size = self.config.batch_size
+        if self.device is None:
+            for i in range(self.n_batches):
+                idx = np.arange(i * size, (i + 1) * size) % len(centre)  # (B,) wraps on a short epoch
+                yield (torch.from_numpy(centre[idx]), torch.from_numpy(context[idx]),
+                       torch.from_numpy(self.negatives(size)))  # (B,), (B,), (B, K)
+            return
+        dev, n = self.device, len(centre)
+        centre_t, context_t = torch.from_numpy(centre).to(dev), torch.from_numpy(context).to(dev)  # (P,), (P,) once an epoch
         for i in range(self.n_batches):
-            idx = np.arange(i * size, (i + 1) * size) % len(centre)  # (B,) wraps on a short epoch
-            yield (torch.from_numpy(centre[idx]), torch.from_numpy(context[idx]),
-                   torch.from_numpy(self.negatives(size)))  # (B,), (B,), (B, K)
+            idx = torch.arange(i * size, (i + 1) * size, device=dev) % n  # (B,) wraps on a short epoch
+            negatives = torch.from_numpy(self.negatives(size)).to(dev, non_blocking=True)  # (B, K)
+            yield centre_t[idx], context_t[idx], negatives  # (B,), (B,), (B, K)
 
 
 # ----------------------------------------------------------------------------------------
@@ -412,10 +427,14 @@ class SkipGram(nn.Module):
         nn.init.zeros_(self.output.weight)
 
     def forward(self, centre: torch.Tensor, context: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:
-        """Loss of a batch: ``centre (B,)``, ``context (B,)``, ``negatives (B, K)`` word ids."""
+        """Loss of a batch: ``centre (B,)``, ``context (B,)``, ``negatives (B, K)`` word ids.
+
+        The ids' range is checked on the CPU only: on an accelerator the check would wait for
+        the device at every step (an id out of range fails there in the embedding look-up)."""
         n = self.input.num_embeddings
         for name, ids in (("centre", centre), ("context", context), ("negatives", negatives)):
-            if ids.dtype != torch.long or (ids.numel() and (ids.min() < 0 or ids.max() >= n)):
+            on_cpu = ids.device.type == "cpu"
+            if ids.dtype != torch.long or (on_cpu and ids.numel() and (ids.min() < 0 or ids.max() >= n)):
                 raise ValueError(f"{name} must hold int64 word ids in 0..{n - 1}")
         u = self.input(centre)  # (B, D)
         v = self.output(context)  # (B, D)
@@ -459,7 +478,8 @@ def train_skipgram(corpus: Corpus, context: str = "sentence", config: Word2VecCo
         raise ValueError(f"context must be one of {CONTEXTS}, got {context!r}")
     offset = CONTEXTS.index(context)
     seed_everything(config.seed + offset)
-    batches = PairBatches(corpus, context, config, seed=config.seed + offset)
+    dev = default_device()
+    batches = PairBatches(corpus, context, config, seed=config.seed + offset, device=dev)
     model = SkipGram(len(corpus.words), config.dim)
     optimizer, scheduler = make_optimizer(model, config, config.epochs * len(batches))
     seen = torch.from_numpy(corpus.counts > 0)  # (V,) words that occur
@@ -478,7 +498,7 @@ def train_skipgram(corpus: Corpus, context: str = "sentence", config: Word2VecCo
     try:
         history = train(model, batches, lambda m, batch: m(*batch), optimizer, epochs=config.epochs,
                         scheduler=scheduler, time_budget=time_budget, clip_grad=None, evaluate=movement,
-                        desc=f"skip-gram ({context} contexts)", progress=progress)
+                        desc=f"skip-gram ({context} contexts)", progress=progress, device=dev)
     finally:
         torch.set_num_threads(threads)
     vectors = model.input.weight.detach().cpu()  # (V, D)

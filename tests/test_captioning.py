@@ -150,7 +150,23 @@ def test_padding_does_not_change_the_loss():
     loss1, s1 = C.caption_loss(l1, caps, a1, lam=0.5)
     loss2, s2 = C.caption_loss(l2, longer, a2, lam=0.5)
     assert loss1.item() == pytest.approx(loss2.item(), rel=1e-5)
-    assert s1["ds"] == pytest.approx(s2["ds"], rel=1e-5)
+    assert float(s1["ds"]) == pytest.approx(float(s2["ds"]), rel=1e-5)
+    # the logged terms are detached 0-dim tensors: train() reads them back without a wait per step
+    assert all(torch.is_tensor(v) and v.dim() == 0 and not v.requires_grad for v in s1.values())
+
+
+def test_caption_batches_on_a_device_match_the_cpu_batches():
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.full((30, 9), PAD)
+    for i in range(30):
+        tokens[i, :3 + i % 6] = torch.randint(4, 20, (3 + i % 6,), generator=g)
+    data = {"feats": torch.randn(6, 4, 3, generator=g), "tokens": tokens, "scene": torch.arange(30) // 5}
+    plain = list(C.CaptionBatches(data, batch_size=8, seed=2))
+    placed = list(C.CaptionBatches(data, batch_size=8, seed=2, device="cpu"))
+    assert len(plain) == len(placed) == 4
+    for a, b in zip(plain, placed):
+        assert torch.equal(a["feats"], b["feats"]) and torch.equal(a["captions"], b["captions"])
+        assert not (a["captions"][:, -1] == PAD).all(), "each batch is cut to its longest caption"
 
 
 def test_a_tiny_batch_overfits():

@@ -266,6 +266,15 @@ def test_random_batches_are_deterministic():
         dv.RandomBatches(data, 0, 4)
 
 
+
+def test_random_batches_are_the_same_gathered_on_a_device():
+    data = _synthetic(20)
+    plain = list(dv.RandomBatches(data, 4, 5, seed=3))
+    on_cpu = list(dv.RandomBatches(data, 4, 5, seed=3, device="cpu"))
+    assert len(plain) == len(on_cpu) == 4
+    assert all(torch.equal(x, u) and torch.equal(y, v) and y.dtype == torch.bool
+               for (x, y), (u, v) in zip(plain, on_cpu))
+
 def test_tagging_data_encodes_once_and_caches(tmp_path, monkeypatch):
     import mmcourse.encoders as encoders
 

@@ -223,3 +223,30 @@ def test_exercise_check_names_the_mistake(check, reference, mistake, words, caps
 def test_exercise_check_says_not_implemented_for_the_placeholder(check, reference, mistake, words, capsys):
     assert checks.run("exercise", check, _unsolved).status == "not implemented"
     assert "not implemented yet" in capsys.readouterr().out
+
+
+# -- the training loops read their losses back in groups: CPU runs record plain floats, step by step
+
+@pytest.mark.parametrize("variant", gan.VARIANTS)
+def test_losses_of_a_step_are_0dim_tensors(variant):
+    model = _tiny().train()
+    x, t = torch.rand(4, 3, 32, 32) * 2 - 1, torch.randn(4, 6)
+    fake = model.generator(torch.randn(4, 8), t)
+    for loss in (gan.gan_d_loss(model, x, t, fake, variant), gan.gan_g_loss(model, t, fake, variant)):
+        assert isinstance(loss, torch.Tensor) and loss.dim() == 0
+        assert isinstance(loss.detach(), torch.Tensor) and loss.detach().dim() == 0
+
+
+def test_training_histories_hold_one_float_per_step():
+    torch.manual_seed(0)
+    config = gan.GANConfig(width=4, noise_dim=8, text_code=4, steps=5, batch_size=4, judge_epochs=2)
+    images = torch.randint(0, 255, (10, 3, 32, 32), dtype=torch.uint8)
+    h = gan.train_gan(_tiny(), images, torch.randn(10, 6), "cls", config, progress=False)
+    assert [len(h.steps[k]) for k in ("d_loss", "g_loss")] == [5, 5] and h.n_steps == 5
+    assert all(type(v) is float for k in ("d_loss", "g_loss") for v in h.steps[k])
+    labels = {k: torch.randint(0, 3, (128,)) for k in gan.JUDGED}
+    data = {"judge": {"images": torch.randint(0, 255, (128, 3, 32, 32), dtype=torch.uint8), "labels": labels}}
+    judge = gan.Judge(width=4, feature_dim=8)
+    hj = gan.fit_judge(judge, data, config, progress=False)
+    assert hj.n_steps == len(hj.steps["loss"]) == 4 and all(type(v) is float for v in hj.steps["loss"])
+    assert not judge.training

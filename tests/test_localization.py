@@ -175,6 +175,23 @@ def test_a_tiny_batch_overfits_and_the_swap_test_runs(negatives):
         loc.step_loss(model, data, torch.arange(8), loc.Variant("nowhere"))
 
 
+@pytest.mark.parametrize("negatives", ["other scenes", "same scene", "both"])
+def test_step_loss_logs_detached_tensors(negatives):
+    data = _fake_split(8)
+    loss, extra = loc.step_loss(_small(), data, torch.arange(4), loc.Variant(negatives, labelled=4))
+    assert set(extra) == {"triplet", "map"} and loss.dim() == 0
+    for value in extra.values():  # tensors that train() reads back, not floats (a host sync per step)
+        assert isinstance(value, torch.Tensor) and value.dim() == 0 and not value.requires_grad
+
+
+def test_batches_on_a_device_are_the_same_batches():
+    plain, on_cpu = loc.Batches(10, 4, seed=3), loc.Batches(10, 4, seed=3, device="cpu")
+    for _ in range(2):  # two epochs: the same shuffles
+        a, b = list(plain), list(on_cpu)
+        assert len(a) == len(b) == len(plain) == 3
+        assert all(x.device.type == "cpu" and torch.equal(x, y) for x, y in zip(a, b))
+
+
 def test_figures_draw():
     test = _fake_split(3)
     images = torch.randint(0, 255, (3, 3, 16, 16), dtype=torch.uint8)

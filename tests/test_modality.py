@@ -215,6 +215,7 @@ def test_classifier_shapes_gradients_and_bad_input():
     logits = model(grid, audio)  # (B, 3)
     assert logits.shape == (40, 3)
     loss, extra = M.classifier_loss(model, (grid, audio, label))
+    assert torch.is_tensor(extra["acc"]) and extra["acc"].dim() == 0 and not extra["acc"].requires_grad
     loss.backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
@@ -305,6 +306,8 @@ def test_task_inputs_batches_and_bad_input():
     assert torch.all(task.inputs("val", drop="image")[0] == 0)
     batches = task.batches("train", batch_size=50, seed=0)
     assert len(batches) == 3 and [len(b[2]) for b in batches] == [50, 50, 20]
+    placed = task.batches("train", batch_size=50, seed=0, device="cpu")  # the same batches, gathered on the device
+    assert all(torch.equal(x, y) for a, b in zip(task.batches("train", 50, 0), placed) for x, y in zip(a, b))
     first, second = [torch.cat([b[2] for b in batches]) for _ in range(2)]
     assert not torch.equal(first, second) and torch.equal(first.sort().values, second.sort().values)
     assert "train 120" in repr(task) and task.fingerprint() == _toy_task().fingerprint() != _toy_task(1).fingerprint()

@@ -203,3 +203,64 @@ def test_more_named_mistakes():
         return F.cross_entropy(il, c) + F.cross_entropy(rl, c)
 
     assert "weight" in checks.run("x", rc.check_semantic_regularization, no_weight).message
+
+
+# -- GPU-friendly training: detached extras, batches gathered on a device, no reads from the device
+
+def test_joint_loss_logs_detached_0dim_tensors(pairs, table):
+    data, _ = pairs
+    config = rc.RecipeConfig(steps=2, evaluations=1, batch_size=8, twin_weight=1.0)
+    batch = next(iter(rc.PairBatches(data, 1, 8)))
+    for twin_weight in (0.0, 1.0):
+        loss, extra = rc.joint_loss(_model("ordered", table), *batch[:3], config, batch[3], twin_weight=twin_weight)
+        assert loss.dim() == 0 and set(extra) == {"cosine", "twin", "semantic"}
+        for value in extra.values():
+            assert isinstance(value, torch.Tensor) and value.dim() == 0 and not value.requires_grad
+
+
+def test_pair_batches_on_the_cpu_device_are_the_same_batches(pairs):
+    data, _ = pairs
+
+    def flat(x):
+        if isinstance(x, rc.RecipeBatch):
+            return [x.ingredients, x.n_ingredient_words, x.steps, x.n_steps]
+        if isinstance(x, tuple):
+            return [t for y in x for t in flat(y)]
+        return [x]
+
+    plain, on_cpu = rc.PairBatches(data, 3, 8, seed=4), rc.PairBatches(data, 3, 8, seed=4, device="cpu")
+    for _ in range(2):  # two epochs: the generator goes on the same way
+        for a, b in zip(plain, on_cpu, strict=True):
+            assert all(torch.equal(x, y) and x.dtype == y.dtype for x, y in zip(flat(a), flat(b), strict=True))
+
+
+def test_recipe_batch_keeps_cpu_lengths_on_an_accelerator(table, some_recipes):
+    batch = rc.recipe_batch(some_recipes[:4], table)
+    assert batch.cpu_lengths is None and batch.to("cpu").cpu_lengths is None
+    moved = batch.to("meta")  # stands in for an accelerator: the lengths are kept on the CPU
+    n_ing, n_steps = moved.lengths_cpu()
+    assert torch.equal(n_ing, batch.n_ingredient_words) and torch.equal(n_steps, batch.n_steps)
+    both = rc.concat_batches(moved, moved)
+    assert torch.equal(both.lengths_cpu()[1], torch.cat([batch.n_steps, batch.n_steps]))
+    rows = moved.take(torch.tensor([2, 0], device="meta"), torch.tensor([2, 0]))
+    assert rows.steps.device.type == "meta" and torch.equal(rows.lengths_cpu()[0], batch.n_ingredient_words[[2, 0]])
+
+
+def test_packing_and_the_batch_loss_match_the_library_exactly():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(6, 5, 3, generator=g)  # (N, L, D)
+    lengths = torch.tensor([2, 5, 1, 5, 3, 2])  # (N,) ties too
+    ours = rc._pack(x, lengths)
+    ref = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    for name in ("data", "batch_sizes", "sorted_indices", "unsorted_indices"):
+        assert torch.equal(getattr(ours, name), getattr(ref, name))
+    image = torch.randn(7, 4, generator=g, requires_grad=True)  # (B, E)
+    recipe = torch.randn(7, 4, generator=g)  # (B, E)
+    cos = F.normalize(image, dim=1) @ F.normalize(recipe, dim=1).T  # (B, B)
+    off = ~torch.eye(7, dtype=torch.bool)
+    want = 0.2 * (1 - cos.diagonal()).mean() + 0.8 * (cos[off] - 0.1).clamp(min=0).mean()
+    got = rc.batch_cosine_loss(image, recipe, 0.1, 0.8)
+    assert torch.equal(got, want)
+    (grad_want,) = torch.autograd.grad(want, image)
+    (grad_got,) = torch.autograd.grad(got, image)
+    assert torch.equal(grad_got, grad_want)

@@ -112,6 +112,38 @@ def test_gradient_flows_and_a_tiny_batch_overfits():
     assert float(loss) < 0.1 * first
 
 
+def test_soundnet_step_logs_detached_tensors():
+    torch.manual_seed(0)
+    batch = (torch.randn(3, 4000) * 0.3, torch.softmax(torch.randn(3, 5), 1), torch.softmax(torch.randn(3, 4), 1))
+    loss, logs = soundnet.soundnet_step(soundnet.SoundNet(SMALL), batch)
+    assert loss.dim() == 0 and set(logs) == {"kl_object", "kl_scene"}
+    for value in logs.values():  # tensors that train() reads back, not floats (a host sync per step)
+        assert isinstance(value, torch.Tensor) and value.dim() == 0 and not value.requires_grad
+
+
+def test_clip_batches_on_a_device_are_the_same_batches():
+    torch.manual_seed(0)
+    clips = (torch.randn(10, 500) * 3000).to(torch.int16)  # (N, T)
+    teacher = {"object": torch.softmax(torch.randn(10, 5), 1), "scene": torch.softmax(torch.randn(10, 4), 1)}
+    plain = soundnet.ClipBatches(clips, teacher, batch_size=4, crop=300, seed=2)
+    on_cpu = soundnet.ClipBatches(clips, teacher, batch_size=4, crop=300, seed=2, device="cpu")
+    for _ in range(2):  # two epochs: the same shuffles and crops
+        a, b = list(plain), list(on_cpu)
+        assert len(a) == len(b) == len(plain) == 3
+        for x, y in zip(a, b):
+            assert all(u.device.type == "cpu" and u.dtype == v.dtype and torch.equal(u, v) for u, v in zip(x, y))
+    assert a[0][0].dtype == torch.float32 and float(a[0][0].abs().max()) <= 1.0
+
+
+def test_check_finite_off_skips_only_the_nan_scan():
+    wave = torch.full((1, 4000), float("nan"))
+    with pytest.raises(ValueError, match="NaN"):
+        soundnet.validate_waveform(wave)
+    assert soundnet.validate_waveform(wave, check_finite=False).shape == (1, 4000)
+    with pytest.raises(ValueError, match="too short"):
+        soundnet.validate_waveform(torch.zeros(1, 10), min_length=100, check_finite=False)
+
+
 def test_fit_trains_with_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("MMCOURSE_CACHE", str(tmp_path))
     torch.manual_seed(0)

@@ -124,6 +124,48 @@ def test_train_functions_run_one_epoch():
         s2f.train_voice_encoder(ve, mels, feats.mean(1), dec, fe, loss="l2", epochs=1)
 
 
+def _first_steps(monkeypatch) -> list:
+    """Replace ``train`` in the module: each training function then runs its step once, on its
+    first batch, and records what the step returned."""
+    seen = []
+
+    def one_step(model, batches, step, **kwargs):
+        seen.append(step(model.to(kwargs["device"]), next(iter(batches))))
+        return s2f.History()
+
+    monkeypatch.setattr(s2f, "train", one_step)
+    return seen
+
+
+def test_training_steps_log_detached_tensors(monkeypatch):
+    seen = _first_steps(monkeypatch)
+    torch.manual_seed(0)
+    faces = torch.randint(0, 255, (4, 2, 3, 32, 32), dtype=torch.uint8)  # (N, M, 3, S, S)
+    attrs = torch.tensor([[0, 1, 2, 3, 1, 0, 2], [1, 0, 0, 1, 0, 3, 0]] * 2)  # (N, A)
+    fe = s2f.FaceEncoder(4, dim=8, width=4)
+    feats = torch.randn(4, 2, 8)  # (N, M, D)
+    dec = s2f.FaceDecoder(8, hidden=8, width=8)
+    s2f.train_face_encoder(fe, faces, attrs, epochs=1, batch_size=4, device="cpu")
+    s2f.train_face_decoder(dec, feats, faces, epochs=1, batch_size=4, device="cpu")
+    s2f.train_face_decoder(dec, feats, faces, encoder=fe, epochs=1, batch_size=4, device="cpu")
+    mels = torch.randn(4, 2, s2f.MEL.n_mels, 40).half()  # (N, V, M, F)
+    s2f.train_voice_encoder(s2f.VoiceEncoder(dim=8, width=8), mels, feats.mean(1), dec, fe, epochs=1, batch_size=4,
+                            min_frames=8, device="cpu")
+    names = [set(extra) for _, extra in seen]
+    assert names == [{"identity", "attributes"}, {"pixel"}, {"pixel", "feature"}, {"decoder", "norm", "distill"}]
+    for loss, extra in seen:  # tensors that train() reads back, not floats (a host sync per step)
+        assert loss.dim() == 0
+        assert all(isinstance(v, torch.Tensor) and v.dim() == 0 and not v.requires_grad for v in extra.values())
+
+
+def test_index_batches_on_a_device_are_the_same_batches():
+    plain, on_cpu = s2f._IndexBatches(10, 4, seed=3), s2f._IndexBatches(10, 4, seed=3, device="cpu")
+    for _ in range(2):  # two epochs: the same shuffles
+        a, b = list(plain), list(on_cpu)
+        assert len(a) == len(b) == len(plain) == 3
+        assert all(x.device.type == "cpu" and torch.equal(x, y) for x, y in zip(a, b))
+
+
 def test_random_crops():
     mels = torch.arange(2 * 3 * 10).float().reshape(2, 3, 10)
     out = s2f.random_crops(mels, 4, torch.Generator().manual_seed(0))

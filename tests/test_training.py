@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 import mmcourse
-from mmcourse.training import History, train
+from mmcourse.training import History, TensorBatches, train
 
 
 def _tiny_problem():
@@ -142,3 +142,19 @@ def test_bad_amp_and_sync_every_are_named():
         train(model, batches, _step, sync_every=0)
     with pytest.raises(ValueError, match="amp"):
         train(model, batches, _step, amp="bf16")
+
+
+def test_tensor_batches_are_the_dataloader_batches():
+    x = torch.arange(50).float()[:, None].repeat(1, 3)  # (50, 3)
+    y = torch.arange(50)  # (50,)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=16, shuffle=True,
+                                         generator=torch.Generator().manual_seed(7))
+    ours = TensorBatches(x, y, batch_size=16, generator=torch.Generator().manual_seed(7), device="cpu")
+    assert len(ours) == len(loader) == 4
+    for _ in range(3):  # several epochs: the generator is drawn from exactly as the DataLoader draws from it
+        for (a, b), (c, d) in zip(loader, ours, strict=True):
+            assert torch.equal(a, c) and torch.equal(b, d)
+    with pytest.raises(ValueError, match="same number"):
+        TensorBatches(x, y[:10], batch_size=4)
+    with pytest.raises(ValueError, match="batch_size"):
+        TensorBatches(x, batch_size=0)

@@ -162,6 +162,14 @@ def test_point_wise_fusion_overfits_a_tiny_batch(vocab):
     assert stats["acc"] == 1.0 and loss.item() < 0.1
 
 
+
+def test_vqa_step_logs_a_detached_tensor_not_a_float(vocab):
+    tokens, lengths, image = _batch(vocab, ["is there a star?", "what colour is the circle?"])
+    model = vqa.VQAModel(len(vocab), vqa.GLOBAL_DIM, A, dim=8, embed_dim=4, hidden=4, head_hidden=8)
+    loss, stats = vqa.vqa_step(model, (tokens, lengths, image, torch.tensor([0, 1])))
+    assert loss.dim() == 0 and set(stats) == {"acc"}
+    assert all(torch.is_tensor(v) and v.dim() == 0 and not v.requires_grad for v in stats.values())
+
 def test_attention_model_shapes_weights_and_errors(vocab):
     torch.manual_seed(0)
     model = vqa.AttentionVQA(len(vocab), vqa.GLOBAL_DIM, 16, A, grid_size=4, glimpses=2, dim=16, att_dim=8,
@@ -195,6 +203,29 @@ def test_question_sets_batches_and_predict(vocab):
     with pytest.raises(ValueError, match="answer vocabulary"):
         vqa.QuestionSet.build([Question(0, "count", "how many?", "seven")], vocab, answer_vocabulary(), QUESTION_TYPES)
 
+
+
+def _same_batches(a, b):
+    a, b = list(a), list(b)
+    return len(a) == len(b) and all(len(x) == len(y) and all(u.dtype == v.dtype and torch.equal(u, v)
+                                                              for u, v in zip(x, y)) for x, y in zip(a, b))
+
+
+@pytest.mark.parametrize("grid", [False, True])
+def test_batches_are_the_same_gathered_on_a_device_and_one_at_a_time(vocab, grid):
+    qs, feats = _tiny_training_set(vocab)
+    listed = vqa.batches(qs, feats, 7, True, 5, grid=grid)
+    assert len(listed) == math.ceil(len(qs) / 7) and len(listed[0]) == (5 if grid else 4)
+    assert _same_batches(listed, vqa.batches(qs, feats, 7, True, 5, grid=grid, device="cpu"))
+    lazy = vqa.iter_batches(qs, feats, 7, True, 5, grid=grid, device="cpu")
+    assert not isinstance(lazy, list) and _same_batches(listed, lazy)
+    plain = vqa.EpochBatches(qs, feats, 7, seed=2, grid=grid)
+    on_cpu = vqa.EpochBatches(qs, feats, 7, seed=2, grid=grid, device="cpu")
+    for epoch in (1, 2):  # a new shuffle every epoch, the same one on either
+        expected = vqa.batches(qs, feats, 7, True, 2 * 1000 + epoch, grid=grid)
+        assert _same_batches(plain, expected) and _same_batches(on_cpu, expected)
+    with pytest.raises(ValueError, match="batch_size"):
+        vqa.iter_batches(qs, feats, 0)
 
 def test_per_type_accuracy_and_its_table():
     acc = vqa.per_type_accuracy([1, 2, 3, 0], [1, 2, 0, 0], [0, 0, 0, 2], ("a", "b", "c"))

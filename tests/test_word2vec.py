@@ -397,3 +397,23 @@ def test_pretrained_word_vectors_stores_a_fitted_result(tmp_path, monkeypatch, c
     assert set(tmp_path.glob("word_vectors-*")) == stored
     with pytest.raises(ValueError, match="part"):
         w2v.pretrained_word_vectors(config, part="both")
+
+
+def test_skipgram_loss_is_a_0dim_tensor_and_ids_are_checked_on_the_cpu():
+    model = w2v.SkipGram(20, 8)
+    loss = model(torch.tensor([1, 2]), torch.tensor([3, 4]), torch.tensor([[5, 6], [7, 8]]))
+    assert isinstance(loss, torch.Tensor) and loss.dim() == 0
+    with pytest.raises(ValueError, match="negatives"):
+        model(torch.tensor([1, 2]), torch.tensor([3, 4]), torch.tensor([[5, -1], [7, 8]]))
+    with pytest.raises(ValueError, match="context"):
+        model(torch.tensor([1, 2]), torch.tensor([3.0, 4.0]), torch.tensor([[5, 6], [7, 8]]))
+
+
+def test_pair_batches_on_the_cpu_device_are_the_same_batches(corpus):
+    config = w2v.Word2VecConfig(dim=8, batch_size=256)
+    plain = w2v.PairBatches(corpus, "sentence", config, seed=3)
+    on_cpu = w2v.PairBatches(corpus, "sentence", config, seed=3, device="cpu")
+    assert len(plain) == len(on_cpu)
+    for _ in range(2):  # the first epoch and a newly drawn one
+        for a, b in zip(plain, on_cpu, strict=True):
+            assert all(torch.equal(x, y) and x.dtype == y.dtype for x, y in zip(a, b, strict=True))
