@@ -238,9 +238,9 @@ def lesson_04(P: Preset, n_batches: int) -> Workload:
     encoders = need("mmcourse.encoders", "pretrained_grid_encoder")
     vocab_module = need("mmcourse.world.vocab", "course_vocabulary")
     # as in notebooks/04_captioning_show_attend_tell.ipynb
-    n_train = P.pick(cpu=4000, gpu=30000)
+    n_train = P.pick(cpu=4000, gpu=20000)
     width = P.pick(cpu=dict(embed_dim=64, hidden_dim=128, att_dim=32), gpu=dict(embed_dim=256, hidden_dim=512, att_dim=128))
-    batch, lr = 128, 5e-3
+    batch, lr = P.pick(cpu=128, gpu=512), 5e-3
     encoder = encoders.pretrained_grid_encoder(device=mmcourse.device(), progress=False)
     vocab = vocab_module.course_vocabulary()
     data = cap.caption_data("train", n_train, encoder, vocab, size=P.image_size)
@@ -312,7 +312,7 @@ def lesson_06(P: Preset, n_batches: int) -> Workload:
     n_train, n_test = P.pick(cpu=4000, gpu=16000), P.pick(cpu=1000, gpu=4000)
     sizes = dict(dim=P.pick(cpu=256, gpu=512), embed_dim=P.pick(cpu=32, gpu=64),
                  hidden=P.pick(cpu=64, gpu=128), head_hidden=P.pick(cpu=128, gpu=256))
-    batch, lr = P.pick(cpu=128, gpu=256), P.pick(cpu=5e-3, gpu=2e-3)
+    batch, lr = P.pick(cpu=128, gpu=1024), P.pick(cpu=5e-3, gpu=3e-3)
     data = vqa.lesson_data(n_train, n_test, skew=0.9, image_size=P.image_size, verbose=False)
     balanced = vqa.QuestionSet(**data["balanced"])
     model = vqa.VQAModel(len(world.course_vocabulary()), vqa.GLOBAL_DIM, len(world.answer_vocabulary()),
